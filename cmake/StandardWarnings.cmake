@@ -1,0 +1,13 @@
+# Warning and sanitizer settings as INTERFACE targets, linked only by our own code
+# (third-party headers are included as SYSTEM and do not trip them).
+add_library(portdrift_warnings INTERFACE)
+target_compile_options(portdrift_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
+  $<$<BOOL:${PORTDRIFT_WERROR}>:-Werror>)
+
+add_library(portdrift_sanitizers INTERFACE)
+if(PORTDRIFT_SANITIZE)
+  target_compile_options(portdrift_sanitizers INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  target_link_options(portdrift_sanitizers INTERFACE -fsanitize=address,undefined)
+endif()

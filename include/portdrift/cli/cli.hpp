@@ -1,0 +1,21 @@
+#pragma once
+// The command line: parses flags and runs one mode (--check, --validate,
+// --catalog, --help, --version). Output goes to the given streams and the
+// return value is the process exit code (Nagios: 0 OK, 1 WARNING,
+// 2 CRITICAL, 3 UNKNOWN). Exceptions stop here.
+
+#include <filesystem>
+#include <iosfwd>
+#include <span>
+#include <string_view>
+
+namespace portdrift::cli {
+
+int run(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+
+// Where the built-in catalog lives when --catalog-dir is not given: next to
+// an installed binary (../share/portdrift/catalog), else the source tree the
+// binary was built from, else the configured install prefix.
+std::filesystem::path default_catalog_dir();
+
+}  // namespace portdrift::cli

@@ -1,0 +1,99 @@
+#pragma once
+// The topology: which hosts exist, their addresses and roles, the products in
+// use, where this instance probes from (the vantage point), per-host port
+// overrides and explicit checks, and engine defaults. This module only turns
+// YAML into these typed structs (syntax, types, ranges, unknown/duplicate
+// keys). Whether a role or product exists is the plan's question, because it
+// needs the catalog.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "portdrift/core/diagnostic.hpp"
+#include "portdrift/core/ports.hpp"
+#include "portdrift/core/types.hpp"
+
+namespace portdrift::config {
+
+struct Named {
+  std::string value;
+  SourcePos pos;
+  std::string key_path;
+};
+
+struct ProbeDefaults {
+  std::uint32_t timeout_ms = 1000;       // per attempt
+  std::uint32_t retries = 1;             // extra attempts after silence
+  std::uint32_t concurrency = 256;       // probes in flight, whole run
+  std::uint32_t per_host_concurrency = 4;
+  std::uint32_t max_rate = 500;          // probe attempts per second; 0 = no cap
+};
+
+struct Defaults {
+  ProbeDefaults probe;
+  Severity severity = Severity::critical;
+};
+
+struct ExplicitCheck {
+  Protocol protocol = Protocol::tcp;
+  PortSpec ports;
+  Expect expect = Expect::open;
+  std::optional<Severity> severity;
+  std::string name;  // optional label shown in reports
+  SourcePos pos;
+  std::string key_path;
+};
+
+struct PortOverride {
+  std::uint16_t documented = 0;
+  std::uint16_t actual = 0;
+  SourcePos pos;
+  std::string key_path;
+};
+
+struct Host {
+  std::string name;
+  std::vector<Named> addresses;
+  std::vector<Named> roles;
+  std::vector<PortOverride> port_overrides;
+  std::optional<Severity> severity;
+  std::vector<ExplicitCheck> checks;
+  SourcePos pos;
+  std::string key_path;
+};
+
+struct FlowSetting {
+  Named id;
+  std::optional<Severity> severity;
+  std::optional<Expect> expect;
+  bool enabled = true;
+};
+
+struct Vantage {
+  std::optional<Named> host;  // a host of `hosts` that this instance runs on
+  std::vector<Named> roles;   // roles this instance probes as (added to the host's)
+};
+
+struct Topology {
+  std::string file;
+  std::vector<Named> products;
+  Vantage vantage;
+  Defaults defaults;
+  std::vector<FlowSetting> flows;
+  std::vector<Host> hosts;
+};
+
+struct TopologyResult {
+  Topology topology;
+  Diagnostics diagnostics;
+  [[nodiscard]] bool ok() const noexcept { return diagnostics.empty(); }
+};
+
+TopologyResult load_topology(const std::string& path);
+// `file` labels the diagnostics.
+TopologyResult parse_topology(std::string_view text, const std::string& file);
+
+}  // namespace portdrift::config

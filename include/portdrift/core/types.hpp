@@ -1,0 +1,56 @@
+#pragma once
+// The shared vocabulary of portdrift: protocols, port states (nmap's words),
+// the reasons behind a state, what a check expects, and severities.
+// Pure data and string conversions; no I/O.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace portdrift {
+
+enum class Protocol : std::uint8_t { tcp, udp, icmp };
+
+// nmap's port states. `unknown` means no observation could be made (the name did
+// not resolve, a local error); it never stands for "probably fine".
+enum class PortState : std::uint8_t { open, closed, filtered, open_filtered, unknown };
+
+// Why a state was concluded, kept apart from the state itself as nmap does.
+enum class Reason : std::uint8_t {
+  syn_ack,           // TCP handshake completed
+  conn_refused,      // TCP RST
+  port_unreach,      // ICMP port unreachable
+  no_response,       // silence after every attempt
+  host_unreach,      // ICMP host unreachable (or local neighbour failure)
+  net_unreach,       // ICMP network unreachable, or no local route
+  proto_unreach,     // ICMP protocol unreachable
+  admin_prohibited,  // ICMP communication administratively prohibited
+  host_prohibited,   // ICMP host administratively prohibited
+  net_prohibited,    // ICMP network administratively prohibited
+  time_exceeded,     // ICMP time exceeded (a routing loop or TTL too small)
+  udp_response,      // a UDP reply arrived
+  resolve_failed,    // the host name did not resolve
+  local_error,       // the probe could not be sent (socket error on this side)
+};
+
+// What the topology or catalog says a port must look like.
+enum class Expect : std::uint8_t {
+  open,      // must accept
+  closed,    // must be actively refused
+  filtered,  // must be silently dropped or ICMP-prohibited
+  blocked,   // closed or filtered: must not be reachable
+};
+
+enum class Severity : std::uint8_t { warning, critical };
+
+std::string_view to_string(Protocol p) noexcept;
+std::string_view to_string(PortState s) noexcept;
+std::string_view to_string(Reason r) noexcept;
+std::string_view to_string(Expect e) noexcept;
+std::string_view to_string(Severity s) noexcept;
+
+std::optional<Protocol> parse_protocol(std::string_view s) noexcept;
+std::optional<Expect> parse_expect(std::string_view s) noexcept;
+std::optional<Severity> parse_severity(std::string_view s) noexcept;
+
+}  // namespace portdrift

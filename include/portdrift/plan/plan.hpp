@@ -1,0 +1,60 @@
+#pragma once
+// The plan: topology + catalog -> the flat list of checks this vantage point
+// runs. A catalog flow becomes a check on host H when its initiator role is
+// one of the vantage's roles (or `any`) and its listener role is one of H's.
+// Explicit checks are added as written and win over catalog ones on the same
+// host/address/protocol/port. Dynamic or large ranges are never expanded; they
+// are listed as skipped with the reason. This is also where names in the
+// topology are checked against the catalog (roles, products, flow ids, port
+// overrides), with diagnostics that point into the topology file.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "portdrift/catalog/catalog.hpp"
+#include "portdrift/config/topology.hpp"
+#include "portdrift/core/diagnostic.hpp"
+#include "portdrift/core/types.hpp"
+
+namespace portdrift::plan {
+
+// Catalog ranges larger than this are not expanded into probes.
+inline constexpr std::uint32_t kMaxCatalogRangePorts = 32;
+// An explicit check may name at most this many ports (the user asked for them).
+inline constexpr std::uint32_t kMaxExplicitPorts = 1024;
+
+struct Check {
+  std::uint32_t host_index = 0;  // into Topology::hosts
+  std::string host;
+  std::string target;  // as configured: IP literal or DNS name
+  Protocol protocol = Protocol::tcp;
+  std::uint16_t port = 0;
+  Expect expect = Expect::open;
+  Severity severity = Severity::critical;
+  std::vector<std::string> catalog_ids;  // empty for explicit checks
+  std::string label;                     // explicit check's name or the flow's component
+};
+
+struct Skipped {
+  std::string host;
+  std::string flow_id;  // empty for explicit checks
+  Protocol protocol = Protocol::tcp;
+  std::string ports;
+  std::string why;
+};
+
+struct Plan {
+  std::vector<Check> checks;
+  std::vector<Skipped> skipped;
+};
+
+struct PlanResult {
+  Plan plan;
+  Diagnostics diagnostics;
+  [[nodiscard]] bool ok() const noexcept { return diagnostics.empty(); }
+};
+
+PlanResult build_plan(const config::Topology& topology, const catalog::Catalog& catalog);
+
+}  // namespace portdrift::plan

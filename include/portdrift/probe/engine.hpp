@@ -1,0 +1,58 @@
+#pragma once
+// The probe engine: the only module that does network I/O. It connects to
+// each target at most retries+1 times, each attempt under its own deadline,
+// and turns the outcome into an nmap-style state and reason. Concurrency is
+// bounded globally, per target address, by a packets-per-second pace, and by
+// the process's open-file limit (raised soft -> hard at start, with a margin).
+// Targets are taken round-robin across addresses, never one host's ports in a
+// burst. No thread per probe: everything runs on the caller's io_context.
+//
+// It must not: probe anything it was not given, retry an answered probe, or
+// turn a refused connect or a timeout into an exception.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include "portdrift/core/observation.hpp"
+#include "portdrift/core/types.hpp"
+
+namespace portdrift::probe {
+
+struct Settings {
+  std::chrono::milliseconds timeout{1000};  // per attempt
+  std::uint32_t retries = 1;                // extra attempts after silence only
+  std::uint32_t concurrency = 256;
+  std::uint32_t per_host_concurrency = 4;
+  std::uint32_t max_rate = 500;             // attempts per second; 0 = unpaced
+};
+
+struct Target {
+  boost::asio::ip::address address;
+  std::uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
+};
+
+struct RunStats {
+  std::uint32_t concurrency = 0;  // effective global cap after the fd limit
+  std::uint64_t attempts = 0;
+};
+
+// Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many
+// probes may be in flight while keeping `reserve` descriptors free.
+std::uint32_t fd_budget(std::uint32_t reserve = 64) noexcept;
+
+// Probes every target; observations come back in the targets' order.
+boost::asio::awaitable<std::vector<Observation>> probe_all(std::span<const Target> targets, Settings settings,
+                                                           RunStats* stats = nullptr);
+
+// One TCP connect attempt with a deadline (exposed for tests).
+boost::asio::awaitable<Observation> tcp_attempt(boost::asio::ip::address address, std::uint16_t port,
+                                                std::chrono::milliseconds timeout);
+
+}  // namespace portdrift::probe

@@ -1,0 +1,248 @@
+#include "portdrift/cli/cli.hpp"
+
+#include <charconv>
+#include <exception>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "portdrift/catalog/catalog.hpp"
+#include "portdrift/config/topology.hpp"
+#include "portdrift/plan/plan.hpp"
+#include "portdrift/report/report.hpp"
+#include "portdrift/runner/runner.hpp"
+
+namespace portdrift::cli {
+namespace {
+
+constexpr int kUnknown = 3;
+
+constexpr std::string_view kHelp = R"(Usage: portdrift --check -c FILE [options]
+       portdrift --validate -c FILE [--catalog-dir DIR]
+       portdrift --catalog [--format text|json] [--catalog-dir DIR]
+
+portdrift checks that a network still lets through (and still blocks) the
+ports that the vendor documents say each component uses.
+
+Modes:
+  --check             probe once, print a Nagios-style result, exit 0/1/2/3
+  --validate          check the topology and catalog, print every problem
+                      as FILE:LINE:COLUMN: key: message, exit 0 or 3
+  --catalog           list the built-in catalog of documented flows
+  -h, --help          this text
+  -V, --version       print the version
+
+Options:
+  -c, --config FILE   topology file (YAML; see docs/configuration.md)
+  --format FMT        text (default; Nagios plugin output) or json
+  --catalog-dir DIR   catalog data files (default: the installed catalog)
+  -v, --verbose       list every check in the long output, not only drift;
+                      log progress to stderr
+  --timeout MS        per-attempt timeout in milliseconds (topology default)
+  --retries N         extra attempts after silence (topology default)
+  --concurrency N     probes in flight at once (topology default)
+  --per-host N        probes in flight per target address
+  --max-rate PPS      connection attempts per second, 0 for no cap
+
+Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
+2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).
+)";
+
+enum class Mode { none, check, validate, catalog, help, version };
+enum class Format { text, json };
+
+struct Args {
+  Mode mode = Mode::none;
+  Format format = Format::text;
+  std::optional<std::string> config;
+  std::optional<std::string> catalog_dir;
+  bool verbose = false;
+  std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+std::uint32_t number(std::string_view flag, std::string_view text, std::uint32_t min, std::uint32_t max) {
+  std::uint32_t v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || v < min || v > max) {
+    throw UsageError{fmt::format("{} takes a whole number from {} to {}, not '{}'", flag, min, max, text)};
+  }
+  return v;
+}
+
+Args parse(std::span<const std::string_view> args) {
+  Args a;
+  auto set_mode = [&](Mode m, std::string_view flag) {
+    if (a.mode != Mode::none && a.mode != m) throw UsageError{fmt::format("{} cannot be combined with another mode", flag)};
+    a.mode = m;
+  };
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    std::optional<std::string_view> inline_value;
+    if (flag.starts_with("--")) {
+      if (auto eq = flag.find('='); eq != std::string_view::npos) {
+        inline_value = flag.substr(eq + 1);
+        flag = flag.substr(0, eq);
+      }
+    }
+    auto value = [&]() -> std::string_view {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw UsageError{fmt::format("{} needs a value", flag)};
+      return args[++i];
+    };
+    if (flag == "--check") set_mode(Mode::check, flag);
+    else if (flag == "--validate") set_mode(Mode::validate, flag);
+    else if (flag == "--catalog") set_mode(Mode::catalog, flag);
+    else if (flag == "-h" || flag == "--help") set_mode(Mode::help, flag);
+    else if (flag == "-V" || flag == "--version") set_mode(Mode::version, flag);
+    else if (flag == "-c" || flag == "--config") a.config = std::string(value());
+    else if (flag == "--catalog-dir") a.catalog_dir = std::string(value());
+    else if (flag == "-v" || flag == "--verbose") a.verbose = true;
+    else if (flag == "--format") {
+      const auto v = value();
+      if (v == "text") a.format = Format::text;
+      else if (v == "json") a.format = Format::json;
+      else throw UsageError{fmt::format("--format takes text or json, not '{}'", v)};
+    } else if (flag == "--timeout") a.timeout_ms = number(flag, value(), 1, 600'000);
+    else if (flag == "--retries") a.retries = number(flag, value(), 0, 10);
+    else if (flag == "--concurrency") a.concurrency = number(flag, value(), 1, 1'000'000);
+    else if (flag == "--per-host") a.per_host = number(flag, value(), 1, 1'000'000);
+    else if (flag == "--max-rate") a.max_rate = number(flag, value(), 0, 100'000'000);
+    else throw UsageError{fmt::format("unknown option '{}'", args[i])};
+  }
+  if (a.mode == Mode::none) {
+    if (a.config) {
+      throw UsageError{"daemon mode is not available in this version; use --check for a one-shot run"};
+    }
+    throw UsageError{"say what to do: --check, --validate or --catalog (see --help)"};
+  }
+  if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
+    throw UsageError{"--check and --validate need a topology: -c FILE"};
+  }
+  return a;
+}
+
+struct Loaded {
+  catalog::CatalogResult catalog;
+  config::TopologyResult topology;
+  plan::PlanResult plan;
+  Diagnostics diagnostics;  // all of the above, in order
+};
+
+Loaded load(const Args& a) {
+  Loaded l;
+  const auto dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
+  l.catalog = catalog::load_catalog(dir);
+  l.topology = config::load_topology(*a.config);
+  l.diagnostics = l.catalog.diagnostics;
+  l.diagnostics.insert(l.diagnostics.end(), l.topology.diagnostics.begin(), l.topology.diagnostics.end());
+  // Plan-level checks (roles, products, overrides) need both files readable.
+  const bool topology_read = !l.topology.topology.hosts.empty();
+  if (topology_read && !l.catalog.catalog.products.empty()) {
+    l.plan = plan::build_plan(l.topology.topology, l.catalog.catalog);
+    l.diagnostics.insert(l.diagnostics.end(), l.plan.diagnostics.begin(), l.plan.diagnostics.end());
+  }
+  return l;
+}
+
+std::string problems_summary(const Diagnostics& d, const std::string& file) {
+  return fmt::format("{} configuration problem{} ({})", d.size(), d.size() == 1 ? "" : "s", file);
+}
+
+int do_validate(const Args& a, std::ostream& out) {
+  const auto l = load(a);
+  if (!l.diagnostics.empty()) {
+    for (const auto& d : l.diagnostics) out << format(d) << '\n';
+    out << problems_summary(l.diagnostics, *a.config) << '\n';
+    return kUnknown;
+  }
+  out << fmt::format("{}: OK: {} hosts, {} checks from this vantage point, {} catalog flows not probed\n", *a.config,
+                     l.topology.topology.hosts.size(), l.plan.plan.checks.size(), l.plan.plan.skipped.size());
+  return 0;
+}
+
+runner::Options engine_options(const Args& a, const config::ProbeDefaults& d) {
+  runner::Options o;
+  o.probe.timeout = std::chrono::milliseconds(a.timeout_ms.value_or(d.timeout_ms));
+  o.probe.retries = a.retries.value_or(d.retries);
+  o.probe.concurrency = a.concurrency.value_or(d.concurrency);
+  o.probe.per_host_concurrency = a.per_host.value_or(d.per_host_concurrency);
+  o.probe.max_rate = a.max_rate.value_or(d.max_rate);
+  return o;
+}
+
+int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
+  const auto l = load(a);
+  if (!l.diagnostics.empty()) {
+    const auto summary = problems_summary(l.diagnostics, *a.config);
+    out << (a.format == Format::json ? report::json_unknown(summary, l.diagnostics)
+                                     : report::nagios_unknown(summary, l.diagnostics));
+    return kUnknown;
+  }
+  const auto& plan = l.plan.plan;
+  const auto options = engine_options(a, l.topology.topology.defaults.probe);
+  log.info("probing {} checks ({} flows not probed); timeout {} ms, retries {}, concurrency {}, per host {}, "
+           "max rate {}/s",
+           plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), options.probe.retries,
+           options.probe.concurrency, options.probe.per_host_concurrency, options.probe.max_rate);
+  boost::asio::io_context io(1);
+  auto future = boost::asio::co_spawn(io, runner::run_pass(plan, options), boost::asio::use_future);
+  io.run();
+  const auto pass = future.get();
+  log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
+           static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
+  const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration};
+  out << (a.format == Format::json ? report::json(view)
+                                   : report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems));
+  return static_cast<int>(view.summary.status);
+}
+
+int do_catalog(const Args& a, std::ostream& out, std::ostream& err) {
+  const auto dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
+  const auto c = catalog::load_catalog(dir);
+  for (const auto& d : c.diagnostics) err << format(d) << '\n';
+  if (!c.ok()) return kUnknown;
+  out << (a.format == Format::json ? report::catalog_json(c.catalog) : report::catalog_table(c.catalog));
+  return 0;
+}
+
+}  // namespace
+
+int run(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  try {
+    const Args a = parse(args);
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    spdlog::logger log("portdrift", sink);
+    log.set_pattern("portdrift: %l: %v");
+    log.set_level(a.verbose ? spdlog::level::info : spdlog::level::warn);
+    switch (a.mode) {
+      case Mode::help: out << kHelp; return 0;
+      case Mode::version: out << "portdrift " << PORTDRIFT_VERSION << '\n'; return 0;
+      case Mode::validate: return do_validate(a, out);
+      case Mode::catalog: return do_catalog(a, out, err);
+      case Mode::check: return do_check(a, out, log);
+      case Mode::none: break;
+    }
+    return kUnknown;
+  } catch (const UsageError& e) {
+    err << "portdrift: " << e.message << '\n';
+    out << "PORTDRIFT UNKNOWN - usage: " << e.message << '\n';
+    return kUnknown;
+  } catch (const std::exception& e) {
+    err << "portdrift: internal error: " << e.what() << '\n';
+    out << "PORTDRIFT UNKNOWN - internal error: " << e.what() << '\n';
+    return kUnknown;
+  }
+}
+
+}  // namespace portdrift::cli

@@ -1,0 +1,224 @@
+#include "portdrift/config/topology.hpp"
+
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "portdrift/config/yaml_reader.hpp"
+
+namespace portdrift::config {
+namespace {
+
+std::vector<Named> named_list(YamlReader& r, const YAML::Node& node, const std::string& path) {
+  std::vector<Named> out;
+  std::size_t i = 0;
+  for (auto& [value, pos] : r.string_list(node, path)) {
+    out.push_back(Named{std::move(value), pos, node.IsSequence() ? index_path(path, i) : path});
+    ++i;
+  }
+  return out;
+}
+
+template <typename T>
+void set_uint(YamlReader& r, const MapView& m, std::string_view key, const std::string& path, T& field,
+              std::int64_t min, std::int64_t max) {
+  if (auto n = m.get(key)) {
+    if (auto v = r.integer(*n, join_path(path, key), min, max)) field = static_cast<T>(*v);
+  }
+}
+
+void read_defaults(YamlReader& r, const YAML::Node& node, Defaults& d) {
+  const std::string path = "defaults";
+  auto m = r.mapping(node, path,
+                     {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity"});
+  if (!m) return;
+  set_uint(r, *m, "timeout_ms", path, d.probe.timeout_ms, 1, 600'000);
+  set_uint(r, *m, "retries", path, d.probe.retries, 0, 10);
+  set_uint(r, *m, "concurrency", path, d.probe.concurrency, 1, 100'000);
+  set_uint(r, *m, "per_host_concurrency", path, d.probe.per_host_concurrency, 1, 10'000);
+  set_uint(r, *m, "max_rate", path, d.probe.max_rate, 0, 10'000'000);
+  if (auto n = m->get("severity")) {
+    if (auto s = r.severity(*n, join_path(path, "severity"))) d.severity = *s;
+  }
+}
+
+void read_vantage(YamlReader& r, const YAML::Node& node, Vantage& v) {
+  auto m = r.mapping(node, "vantage", {"host", "roles"});
+  if (!m) return;
+  if (auto n = m->get("host")) {
+    if (auto s = r.string(*n, "vantage.host")) v.host = Named{*s, YamlReader::pos(*n), "vantage.host"};
+  }
+  if (auto n = m->get("roles")) v.roles = named_list(r, *n, "vantage.roles");
+  if (!v.host && v.roles.empty()) r.error(node, "vantage", "needs `host` (a host of `hosts`) or `roles`, or both");
+}
+
+void read_flows(YamlReader& r, const YAML::Node& node, std::vector<FlowSetting>& flows) {
+  auto m = r.any_mapping(node, "flows");
+  if (!m) return;
+  for (const auto& e : m->entries()) {
+    const std::string path = join_path("flows", e.key);
+    FlowSetting f;
+    f.id = Named{e.key, YamlReader::pos(e.key_node), path};
+    auto fm = r.mapping(e.value, path, {"severity", "expect", "enabled"});
+    if (!fm) continue;
+    if (auto n = fm->get("severity")) f.severity = r.severity(*n, join_path(path, "severity"));
+    if (auto n = fm->get("expect")) f.expect = r.expect(*n, join_path(path, "expect"));
+    if (auto n = fm->get("enabled")) {
+      if (auto b = r.boolean(*n, join_path(path, "enabled"))) f.enabled = *b;
+    }
+    flows.push_back(std::move(f));
+  }
+}
+
+void read_check(YamlReader& r, const YAML::Node& node, const std::string& path, std::vector<ExplicitCheck>& out) {
+  auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name"});
+  if (!m) return;
+  ExplicitCheck c;
+  c.pos = YamlReader::pos(node);
+  c.key_path = path;
+  bool ok = true;
+  if (auto n = m->get("protocol")) {
+    if (auto p = r.protocol(*n, join_path(path, "protocol"))) {
+      c.protocol = *p;
+    } else {
+      ok = false;
+    }
+  } else {
+    r.error(node, join_path(path, "protocol"), "missing (tcp, udp or icmp)");
+    ok = false;
+  }
+  if (auto n = m->get("port")) {
+    if (auto p = r.ports(*n, join_path(path, "port"))) {
+      c.ports = std::move(*p);
+    } else {
+      ok = false;
+    }
+  } else if (c.protocol != Protocol::icmp) {
+    r.error(node, join_path(path, "port"), "missing (a port 1-65535, a list or a range)");
+    ok = false;
+  }
+  if (auto n = m->get("expect")) {
+    if (auto e = r.expect(*n, join_path(path, "expect"))) {
+      c.expect = *e;
+    } else {
+      ok = false;
+    }
+  }
+  if (auto n = m->get("severity")) c.severity = r.severity(*n, join_path(path, "severity"));
+  if (auto n = m->get("name")) {
+    if (auto s = r.string(*n, join_path(path, "name"))) c.name = *s;
+  }
+  if (ok) out.push_back(std::move(c));
+}
+
+void read_overrides(YamlReader& r, const YAML::Node& node, const std::string& path, Host& h) {
+  auto m = r.any_mapping(node, path);
+  if (!m) return;
+  for (const auto& e : m->entries()) {
+    const std::string kpath = join_path(path, e.key);
+    const auto from = parse_port(e.key);
+    if (!from) {
+      r.error(e.key_node, kpath, "the key must be the documented port (1-65535) being overridden");
+      continue;
+    }
+    auto to = r.integer(e.value, kpath, 1, 65535);
+    if (!to) continue;
+    h.port_overrides.push_back(PortOverride{*from, static_cast<std::uint16_t>(*to), YamlReader::pos(e.key_node), kpath});
+  }
+}
+
+void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, std::vector<Host>& hosts) {
+  auto m = r.mapping(node, path, {"name", "address", "addresses", "roles", "port_overrides", "severity", "checks"});
+  if (!m) return;
+  Host h;
+  h.pos = YamlReader::pos(node);
+  h.key_path = path;
+  if (auto n = m->get("name")) {
+    if (auto s = r.string(*n, join_path(path, "name"))) h.name = *s;
+  } else {
+    r.error(node, join_path(path, "name"), "missing: every host needs a name");
+  }
+  auto address = m->get("address");
+  auto addresses = m->get("addresses");
+  if (address && addresses) {
+    r.error(*addresses, join_path(path, "addresses"), "give either `address` or `addresses`, not both");
+  }
+  if (address) h.addresses = named_list(r, *address, join_path(path, "address"));
+  if (addresses) {
+    for (auto& a : named_list(r, *addresses, join_path(path, "addresses"))) h.addresses.push_back(std::move(a));
+  }
+  if (h.addresses.empty() && !address && !addresses) {
+    r.error(node, join_path(path, "address"), "missing: every host needs an address (IPv4, IPv6 or DNS name)");
+  }
+  for (const auto& a : h.addresses) {
+    if (a.value.empty()) r.error(a.pos, a.key_path, "address is empty");
+  }
+  if (auto n = m->get("roles")) h.roles = named_list(r, *n, join_path(path, "roles"));
+  if (auto n = m->get("port_overrides")) read_overrides(r, *n, join_path(path, "port_overrides"), h);
+  if (auto n = m->get("severity")) h.severity = r.severity(*n, join_path(path, "severity"));
+  if (auto n = m->get("checks")) {
+    const std::string cpath = join_path(path, "checks");
+    if (!n->IsSequence()) {
+      r.error(*n, cpath, "expected a list of checks");
+    } else {
+      std::size_t i = 0;
+      for (const auto& c : *n) read_check(r, c, index_path(cpath, i++), h.checks);
+    }
+  }
+  if (h.roles.empty() && h.checks.empty() && !h.name.empty()) {
+    r.error(node, path, fmt::format("host '{}' has neither roles nor checks: nothing would be probed", h.name));
+  }
+  hosts.push_back(std::move(h));
+}
+
+void read_root(YamlReader& r, const YAML::Node& root, Topology& t) {
+  auto m = r.mapping(root, "", {"version", "products", "vantage", "defaults", "flows", "hosts"});
+  if (!m) return;
+  if (auto n = m->get("version")) r.integer(*n, "version", 1, 1);
+  if (auto n = m->get("products")) t.products = named_list(r, *n, "products");
+  if (auto n = m->get("vantage")) read_vantage(r, *n, t.vantage);
+  if (auto n = m->get("defaults")) read_defaults(r, *n, t.defaults);
+  if (auto n = m->get("flows")) read_flows(r, *n, t.flows);
+  if (auto n = m->get("hosts")) {
+    if (!n->IsSequence() || n->size() == 0) {
+      r.error(*n, "hosts", "expected a non-empty list of hosts");
+    } else {
+      std::size_t i = 0;
+      for (const auto& h : *n) read_host(r, h, index_path("hosts", i++), t.hosts);
+    }
+  } else {
+    r.error(root, "hosts", "missing: the topology needs a list of hosts");
+  }
+  std::unordered_map<std::string, const Host*> by_name;
+  for (const auto& h : t.hosts) {
+    if (h.name.empty()) continue;
+    auto [it, fresh] = by_name.emplace(h.name, &h);
+    if (!fresh) {
+      r.error(h.pos, join_path(h.key_path, "name"),
+              fmt::format("duplicate host name '{}' (first at line {})", h.name, it->second->pos.line));
+    }
+  }
+}
+
+
+}  // namespace
+
+TopologyResult parse_topology(std::string_view text, const std::string& file) {
+  TopologyResult result;
+  result.topology.file = file;
+  YamlReader r(file, result.diagnostics);
+  auto root = r.load_text(text);
+  if (root) read_root(r, *root, result.topology);
+  return result;
+}
+
+TopologyResult load_topology(const std::string& path) {
+  TopologyResult result;
+  result.topology.file = path;
+  YamlReader r(path, result.diagnostics);
+  auto root = r.load_file(path);
+  if (root) read_root(r, *root, result.topology);
+  return result;
+}
+
+}  // namespace portdrift::config

@@ -1,0 +1,207 @@
+#include "portdrift/config/yaml_reader.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+namespace portdrift::config {
+
+std::string join_path(std::string_view parent, std::string_view key) {
+  if (parent.empty()) return std::string(key);
+  return fmt::format("{}.{}", parent, key);
+}
+
+std::string index_path(std::string_view parent, std::size_t index) { return fmt::format("{}[{}]", parent, index); }
+
+std::optional<YAML::Node> MapView::get(std::string_view key) const {
+  for (const auto& e : entries_) {
+    if (e.key == key) return e.value;
+  }
+  return std::nullopt;
+}
+
+SourcePos YamlReader::pos(const YAML::Node& node) noexcept {
+  const auto mark = node.Mark();
+  if (mark.is_null()) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+void YamlReader::error(SourcePos p, std::string_view key_path, std::string message) {
+  out_.push_back(Diagnostic{file_, p, std::string(key_path), std::move(message)});
+}
+
+void YamlReader::error(const YAML::Node& at, std::string_view key_path, std::string message) {
+  error(pos(at), key_path, std::move(message));
+}
+
+std::optional<YAML::Node> YamlReader::load_text(std::string_view text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", fmt::format("not valid YAML: {}", e.msg));
+    return std::nullopt;
+  } catch (const YAML::Exception& e) {
+    error(SourcePos{}, "", fmt::format("not valid YAML: {}", e.msg));
+    return std::nullopt;
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    error(SourcePos{}, "", "the file is empty: expected a YAML mapping");
+    return std::nullopt;
+  }
+  return root;
+}
+
+std::optional<YAML::Node> YamlReader::load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error(SourcePos{}, "", "cannot open file (missing or unreadable)");
+    return std::nullopt;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    error(SourcePos{}, "", "cannot read file");
+    return std::nullopt;
+  }
+  const std::string text = buf.str();
+  if (text.find('\0') != std::string::npos) {
+    error(SourcePos{}, "", "not a YAML text file (contains NUL bytes)");
+    return std::nullopt;
+  }
+  return load_text(text);
+}
+
+std::optional<MapView> YamlReader::read_map(const YAML::Node& node, std::string_view key_path,
+                                            const std::initializer_list<std::string_view>* allowed) {
+  if (!node.IsMap()) {
+    error(node, key_path, node.IsNull() ? "expected a mapping, found nothing" : "expected a mapping");
+    return std::nullopt;
+  }
+  MapView view;
+  std::unordered_set<std::string> seen;
+  for (const auto& kv : node) {
+    const YAML::Node& key = kv.first;
+    if (!key.IsScalar()) {
+      error(key, key_path, "mapping keys must be plain scalars");
+      continue;
+    }
+    const std::string name = key.Scalar();
+    const std::string path = join_path(key_path, name);
+    if (!seen.insert(name).second) {
+      error(key, path, "duplicate key");
+      continue;
+    }
+    if (allowed != nullptr && std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
+      std::string expected;
+      for (auto a : *allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
+      error(key, path, fmt::format("unknown key (expected one of: {})", expected));
+      continue;
+    }
+    view.entries_.push_back({name, key, kv.second});
+  }
+  return view;
+}
+
+std::optional<MapView> YamlReader::mapping(const YAML::Node& node, std::string_view key_path,
+                                           std::initializer_list<std::string_view> allowed) {
+  return read_map(node, key_path, &allowed);
+}
+
+std::optional<MapView> YamlReader::any_mapping(const YAML::Node& node, std::string_view key_path) {
+  return read_map(node, key_path, nullptr);
+}
+
+std::optional<std::string> YamlReader::string(const YAML::Node& node, std::string_view key_path) {
+  if (!node.IsScalar()) {
+    error(node, key_path, "expected a single value (a string)");
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view key_path) {
+  if (node.IsScalar()) {
+    const auto& s = node.Scalar();
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  error(node, key_path, "expected true or false");
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> YamlReader::integer(const YAML::Node& node, std::string_view key_path,
+                                                std::int64_t min, std::int64_t max) {
+  if (node.IsScalar()) {
+    const auto& s = node.Scalar();
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (!s.empty() && ec == std::errc{} && ptr == s.data() + s.size()) {
+      if (value >= min && value <= max) return value;
+      error(node, key_path, fmt::format("{} is out of range ({} to {})", value, min, max));
+      return std::nullopt;
+    }
+  }
+  error(node, key_path, fmt::format("expected a whole number from {} to {}", min, max));
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, SourcePos>> YamlReader::string_list(const YAML::Node& node,
+                                                                       std::string_view key_path) {
+  std::vector<std::pair<std::string, SourcePos>> out;
+  if (node.IsScalar()) {
+    out.emplace_back(node.Scalar(), pos(node));
+    return out;
+  }
+  if (!node.IsSequence()) {
+    error(node, key_path, "expected a list of strings");
+    return out;
+  }
+  std::size_t i = 0;
+  for (const auto& item : node) {
+    if (auto s = string(item, index_path(key_path, i))) out.emplace_back(*s, pos(item));
+    ++i;
+  }
+  return out;
+}
+
+std::optional<PortSpec> YamlReader::ports(const YAML::Node& node, std::string_view key_path) {
+  if (!node.IsScalar()) {
+    error(node, key_path, "expected a port (443), a list (\"137,138\") or a range (\"2701-2704\")");
+    return std::nullopt;
+  }
+  std::string why;
+  auto spec = parse_port_spec(node.Scalar(), why);
+  if (!spec) error(node, key_path, why);
+  return spec;
+}
+
+namespace {
+template <typename T, typename Parse>
+std::optional<T> enum_value(YamlReader& r, const YAML::Node& node, std::string_view key_path, Parse parse,
+                            std::string_view choices) {
+  if (node.IsScalar()) {
+    if (auto v = parse(node.Scalar())) return v;
+    r.error(node, key_path, fmt::format("unknown value '{}' (expected one of: {})", node.Scalar(), choices));
+    return std::nullopt;
+  }
+  r.error(node, key_path, fmt::format("expected one of: {}", choices));
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<Protocol> YamlReader::protocol(const YAML::Node& node, std::string_view key_path) {
+  return enum_value<Protocol>(*this, node, key_path, parse_protocol, "tcp, udp, icmp");
+}
+std::optional<Expect> YamlReader::expect(const YAML::Node& node, std::string_view key_path) {
+  return enum_value<Expect>(*this, node, key_path, parse_expect, "open, closed, filtered, blocked");
+}
+std::optional<Severity> YamlReader::severity(const YAML::Node& node, std::string_view key_path) {
+  return enum_value<Severity>(*this, node, key_path, parse_severity, "warning, critical");
+}
+
+}  // namespace portdrift::config

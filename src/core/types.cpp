@@ -1,0 +1,88 @@
+#include "portdrift/core/types.hpp"
+
+#include <array>
+#include <utility>
+
+namespace portdrift {
+namespace {
+
+template <typename E, std::size_t N>
+std::optional<E> lookup(const std::array<std::pair<std::string_view, E>, N>& table, std::string_view s) noexcept {
+  for (const auto& [name, value] : table) {
+    if (name == s) return value;
+  }
+  return std::nullopt;
+}
+
+constexpr std::array<std::pair<std::string_view, Protocol>, 3> kProtocols{{
+    {"tcp", Protocol::tcp}, {"udp", Protocol::udp}, {"icmp", Protocol::icmp}}};
+constexpr std::array<std::pair<std::string_view, Expect>, 4> kExpects{{
+    {"open", Expect::open}, {"closed", Expect::closed}, {"filtered", Expect::filtered}, {"blocked", Expect::blocked}}};
+constexpr std::array<std::pair<std::string_view, Severity>, 2> kSeverities{{
+    {"warning", Severity::warning}, {"critical", Severity::critical}}};
+
+}  // namespace
+
+std::string_view to_string(Protocol p) noexcept {
+  switch (p) {
+    case Protocol::tcp: return "tcp";
+    case Protocol::udp: return "udp";
+    case Protocol::icmp: return "icmp";
+  }
+  return "?";
+}
+
+std::string_view to_string(PortState s) noexcept {
+  switch (s) {
+    case PortState::open: return "open";
+    case PortState::closed: return "closed";
+    case PortState::filtered: return "filtered";
+    case PortState::open_filtered: return "open|filtered";
+    case PortState::unknown: return "unknown";
+  }
+  return "?";
+}
+
+std::string_view to_string(Reason r) noexcept {
+  switch (r) {
+    case Reason::syn_ack: return "syn-ack";
+    case Reason::conn_refused: return "conn-refused";
+    case Reason::port_unreach: return "port-unreach";
+    case Reason::no_response: return "no-response";
+    case Reason::host_unreach: return "host-unreach";
+    case Reason::net_unreach: return "net-unreach";
+    case Reason::proto_unreach: return "proto-unreach";
+    case Reason::admin_prohibited: return "admin-prohibited";
+    case Reason::host_prohibited: return "host-prohibited";
+    case Reason::net_prohibited: return "net-prohibited";
+    case Reason::time_exceeded: return "time-exceeded";
+    case Reason::udp_response: return "udp-response";
+    case Reason::resolve_failed: return "resolve-failed";
+    case Reason::local_error: return "local-error";
+  }
+  return "?";
+}
+
+std::string_view to_string(Expect e) noexcept {
+  switch (e) {
+    case Expect::open: return "open";
+    case Expect::closed: return "closed";
+    case Expect::filtered: return "filtered";
+    case Expect::blocked: return "blocked";
+  }
+  return "?";
+}
+
+std::string_view to_string(Severity s) noexcept {
+  switch (s) {
+    case Severity::warning: return "warning";
+    case Severity::critical: return "critical";
+  }
+  return "?";
+}
+
+std::optional<Protocol> parse_protocol(std::string_view s) noexcept { return lookup(kProtocols, s); }
+std::optional<Expect> parse_expect(std::string_view s) noexcept { return lookup(kExpects, s); }
+std::optional<Severity> parse_severity(std::string_view s) noexcept { return lookup(kSeverities, s); }
+
+}  // namespace portdrift

@@ -1,0 +1,75 @@
+#include <nlohmann/json.hpp>
+
+#include "portdrift/report/report.hpp"
+
+namespace portdrift::report {
+
+std::string json(const RunView& run) {
+  using json = nlohmann::ordered_json;
+  const auto& s = run.summary;
+  json checks = json::array();
+  for (const auto& r : run.results) {
+    const auto& c = *r.check;
+    const auto& o = r.observation;
+    json item = {
+        {"host", c.host},
+        {"target", c.target},
+        {"address", o.address.empty() ? c.target : o.address},
+        {"protocol", to_string(c.protocol)},
+        {"port", c.port},
+        {"expected", to_string(c.expect)},
+        {"observed", to_string(o.state)},
+        {"reason", to_string(o.reason)},
+        {"verdict", verdict::to_string(r.outcome)},
+        {"severity", to_string(c.severity)},
+        {"rtt_ms", o.rtt ? json(static_cast<double>(o.rtt->count()) / 1000.0) : json(nullptr)},
+        {"attempts", o.attempts},
+        {"catalog_id", c.catalog_ids.empty() ? json(nullptr) : json(c.catalog_ids.front())},
+        {"catalog_ids", c.catalog_ids},
+        {"label", c.label},
+    };
+    if (!o.detail.empty()) item["detail"] = o.detail;
+    checks.push_back(std::move(item));
+  }
+  json skipped = json::array();
+  for (const auto& k : run.plan.skipped) {
+    skipped.push_back({{"host", k.host},
+                       {"catalog_id", k.flow_id.empty() ? json(nullptr) : json(k.flow_id)},
+                       {"protocol", to_string(k.protocol)},
+                       {"ports", k.ports},
+                       {"why", k.why}});
+  }
+  json doc = {
+      {"status", verdict::to_string(s.status)},
+      {"exit_code", static_cast<int>(s.status)},
+      {"summary",
+       {{"checks", s.checks},
+        {"ok", s.ok},
+        {"drift_critical", s.drift_critical},
+        {"drift_warning", s.drift_warning},
+        {"errors", s.errors},
+        {"skipped", run.plan.skipped.size()}}},
+      {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
+      {"checks", std::move(checks)},
+      {"skipped", std::move(skipped)},
+  };
+  return doc.dump(2) + "\n";
+}
+
+std::string json_unknown(std::string_view summary, const Diagnostics& diagnostics) {
+  using json = nlohmann::ordered_json;
+  json diags = json::array();
+  for (const auto& d : diagnostics) {
+    diags.push_back({{"file", d.file},
+                     {"line", d.pos.line},
+                     {"column", d.pos.column},
+                     {"key", d.key_path},
+                     {"message", d.message},
+                     {"text", format(d)}});
+  }
+  json doc = {{"status", "UNKNOWN"}, {"exit_code", 3},        {"message", summary},
+              {"diagnostics", diags}, {"checks", json::array()}};
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace portdrift::report

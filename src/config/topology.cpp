@@ -165,7 +165,7 @@ void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, s
       for (const auto& c : *n) read_check(r, c, index_path(cpath, i++), h.checks);
     }
   }
-  if (h.roles.empty() && h.checks.empty() && !h.name.empty()) {
+  if (!m->get("roles") && !m->get("checks") && !h.name.empty()) {
     r.error(node, path, fmt::format("host '{}' has neither roles nor checks: nothing would be probed", h.name));
   }
   hosts.push_back(std::move(h));

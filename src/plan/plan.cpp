@@ -130,15 +130,19 @@ class Builder {
       auto [it, fresh] = slots_.try_emplace(key);
       Slot& slot = it->second;
       const bool specific = flow != nullptr && flow->from != catalog::kAnyRole;
-      if (fresh || is_explicit || (!slot.explicit_ && specific && !slot.specific_from)) {
-        std::vector<std::string> ids = fresh || is_explicit ? std::vector<std::string>{} : slot.check.catalog_ids;
+      const bool replaces = fresh || is_explicit || (!slot.explicit_ && specific && !slot.specific_from);
+      if (replaces) {
+        // The deciding flow's id comes first; flows it overrides stay listed after it.
+        std::vector<std::string> ids;
+        if (flow != nullptr) ids.push_back(flow->id);
+        if (!fresh && !is_explicit) ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
         slot.check = Check{host_index, h.name, h.addresses[a].value, proto, port, expect, sev, std::move(ids), label};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;
-      } else if (!slot.explicit_ && sev == Severity::critical) {
-        slot.check.severity = Severity::critical;  // merged flows: the stricter severity holds
+      } else if (!slot.explicit_) {
+        if (flow != nullptr) slot.check.catalog_ids.push_back(flow->id);
+        if (sev == Severity::critical) slot.check.severity = Severity::critical;  // the stricter severity holds
       }
-      if (flow != nullptr && !slot.explicit_) slot.check.catalog_ids.push_back(flow->id);
     }
   }
 

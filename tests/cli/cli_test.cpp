@@ -1,0 +1,134 @@
+// The command line as a user runs it, in process: modes, exit codes, output.
+// Probes go to loopback only.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <nlohmann/json.hpp>
+
+#include "portdrift/cli/cli.hpp"
+
+namespace portdrift::cli {
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Result cli(std::vector<std::string> words) {
+  words.insert(words.begin(), "portdrift");
+  std::vector<std::string_view> args(words.begin(), words.end());
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  const auto path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Cli, HelpVersionAndUsageErrors) {
+  auto help = cli({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--check"), std::string::npos);
+  EXPECT_EQ(cli({"--version"}).out.rfind("portdrift ", 0), 0U);
+  auto bad = cli({"--frobnicate"});
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find("unknown option '--frobnicate'"), std::string::npos);
+  EXPECT_EQ(cli({"--check"}).code, 3);
+  EXPECT_EQ(cli({"--check", "-c", "x", "--timeout", "0"}).code, 3);
+  EXPECT_EQ(cli({"--check", "--validate", "-c", "x"}).code, 3);
+  EXPECT_EQ(cli({}).code, 3);
+}
+
+TEST(Cli, ValidateReportsEveryProblemWithPositions) {
+  const auto path = write("bad-topology.yaml", R"(products: [itms-8]
+vantage: {roles: [agent]}
+hosts:
+  - name: ns1
+    address: 198.18.1.1
+    roles: [notification-server, notification-sever]
+    checks:
+      - {protocol: tcp, port: 99999}
+)");
+  auto r = cli({"--validate", "-c", path});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.out.find(path + ":8:31: hosts[0].checks[0].port: '99999' is not a port"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(path + ":6:34: hosts[0].roles[1]: unknown role 'notification-sever'"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("2 configuration problems"), std::string::npos) << r.out;
+  auto check = cli({"--check", "-c", path});
+  EXPECT_EQ(check.code, 3);
+  EXPECT_EQ(check.out.rfind("PORTDRIFT UNKNOWN - 2 configuration problems", 0), 0U) << check.out;
+  auto json = nlohmann::json::parse(cli({"--check", "-c", path, "--format", "json"}).out);
+  EXPECT_EQ(json["exit_code"], 3);
+  EXPECT_EQ(json["diagnostics"].size(), 2U);
+  auto missing = cli({"--validate", "-c", "/nonexistent/portdrift.yaml"});
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_NE(missing.out.find("/nonexistent/portdrift.yaml: cannot open file"), std::string::npos);
+}
+
+TEST(Cli, ShippedExampleTopologyValidates) {
+  auto r = cli({"--validate", "-c", std::string(PORTDRIFT_CONFIG_DIR) + "/example-topology.yaml", "--catalog-dir",
+                PORTDRIFT_CATALOG_DIR});
+  EXPECT_EQ(r.code, 0) << r.out;
+}
+
+TEST(Cli, CatalogListsJsonAndText) {
+  auto r = cli({"--catalog", "--format", "json", "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(doc.is_array());
+  EXPECT_GT(doc.size(), 200U);
+  EXPECT_EQ(cli({"--catalog", "--catalog-dir", "/nonexistent"}).code, 3);
+  EXPECT_NE(cli({"--catalog", "--catalog-dir", PORTDRIFT_CATALOG_DIR}).out.find("sep-14"), std::string::npos);
+}
+
+TEST(Cli, DefaultCatalogIsFoundFromTheBuildTree) {
+  EXPECT_TRUE(std::filesystem::exists(default_catalog_dir() / "itms-8.yaml")) << default_catalog_dir();
+}
+
+TEST(Cli, CheckExitCodesOnLoopback) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor open(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto port = std::to_string(open.local_endpoint().port());
+  std::uint16_t closed = 0;
+  {
+    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    closed = a.local_endpoint().port();
+  }
+  const auto cport = std::to_string(closed);
+  const auto ok = write("ok.yaml", "hosts:\n  - name: lo\n    address: 127.0.0.1\n    checks:\n"
+                                   "      - {protocol: tcp, port: " + port + "}\n"
+                                   "      - {protocol: tcp, port: " + cport + ", expect: blocked}\n");
+  auto r = cli({"--check", "-c", ok});
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("PORTDRIFT OK - 2 checks as documented |", 0), 0U) << r.out;
+
+  const auto warn = write("warn.yaml", "hosts:\n  - name: lo\n    address: 127.0.0.1\n    checks:\n"
+                                       "      - {protocol: tcp, port: " + port + ", expect: closed, severity: warning}\n");
+  r = cli({"--check", "-c", warn});
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_EQ(r.out.rfind("PORTDRIFT WARNING - 1 of 1 checks drifted (0 critical, 1 warning)", 0), 0U) << r.out;
+
+  const auto crit = write("crit.yaml", "hosts:\n  - name: lo\n    address: 127.0.0.1\n    checks:\n"
+                                       "      - {protocol: tcp, port: " + cport + "}\n");
+  r = cli({"--check", "-c", crit, "--format", "json"});
+  EXPECT_EQ(r.code, 2);
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["status"], "CRITICAL");
+  EXPECT_EQ(doc["checks"][0]["observed"], "closed");
+  EXPECT_EQ(doc["checks"][0]["reason"], "conn-refused");
+}
+
+}  // namespace
+}  // namespace portdrift::cli

@@ -1,0 +1,123 @@
+// Real sockets on loopback (the only addresses a test outside a network
+// namespace may target). Filtering, ICMP and routing cases need a network
+// namespace and live in tests/netns.
+
+#include <gtest/gtest.h>
+
+#include <sys/resource.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include "portdrift/probe/engine.hpp"
+#include "portdrift/probe/resolve.hpp"
+
+namespace portdrift::probe {
+namespace {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// A loopback listener on an ephemeral port, and a port known to be closed.
+struct Loopback {
+  asio::io_context io;
+  tcp::acceptor open{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::uint16_t closed_port = 0;
+  Loopback() {
+    tcp::acceptor probe_port(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    closed_port = probe_port.local_endpoint().port();  // bound then released: nothing listens there
+  }
+  [[nodiscard]] std::uint16_t open_port() const { return open.local_endpoint().port(); }
+};
+
+template <typename T>
+T run(asio::io_context& io, asio::awaitable<T> a) {
+  auto f = asio::co_spawn(io, std::move(a), asio::use_future);
+  io.restart();
+  io.run();
+  return f.get();
+}
+
+TEST(Engine, OpenAndClosedOnLoopbackInTargetOrder) {
+  Loopback lo;
+  const auto addr = asio::ip::make_address("127.0.0.1");
+  std::vector<Target> targets;
+  for (int i = 0; i < 50; ++i) targets.push_back({addr, i % 2 == 0 ? lo.open_port() : lo.closed_port});
+  Settings s;
+  s.max_rate = 0;
+  s.per_host_concurrency = 3;
+  RunStats stats;
+  auto obs = run(lo.io, probe_all(targets, s, &stats));
+  ASSERT_EQ(obs.size(), targets.size());
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    if (i % 2 == 0) {
+      EXPECT_EQ(obs[i].state, PortState::open) << i;
+      EXPECT_EQ(obs[i].reason, Reason::syn_ack);
+      EXPECT_TRUE(obs[i].rtt.has_value());
+    } else {
+      EXPECT_EQ(obs[i].state, PortState::closed) << i;
+      EXPECT_EQ(obs[i].reason, Reason::conn_refused);
+    }
+    EXPECT_EQ(obs[i].attempts, 1U) << "an answered probe is never retried";
+    EXPECT_EQ(obs[i].address, "127.0.0.1");
+  }
+  EXPECT_EQ(stats.attempts, 50U);
+  EXPECT_GE(stats.concurrency, 1U);
+}
+
+TEST(Engine, Ipv6Loopback) {
+  asio::io_context io;
+  boost::system::error_code ec;
+  tcp::acceptor acc(io);
+  acc.open(tcp::v6(), ec);
+  if (!ec) acc.bind(tcp::endpoint(asio::ip::make_address("::1"), 0), ec);
+  if (ec) GTEST_SKIP() << "no IPv6 loopback here: " << ec.message();
+  acc.listen();
+  const Target t{asio::ip::make_address("::1"), acc.local_endpoint().port(), Protocol::tcp};
+  auto obs = run(io, probe_all(std::span(&t, 1), Settings{}));
+  EXPECT_EQ(obs.at(0).state, PortState::open);
+  EXPECT_EQ(obs.at(0).address, "::1");
+}
+
+TEST(Engine, PacesAttemptsToMaxRate) {
+  Loopback lo;
+  std::vector<Target> targets(40, Target{asio::ip::make_address("127.0.0.1"), lo.closed_port});
+  Settings s;
+  s.max_rate = 100;  // 40 attempts at 100/s cannot finish before ~0.39 s
+  const auto start = std::chrono::steady_clock::now();
+  auto obs = run(lo.io, probe_all(targets, s));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, std::chrono::milliseconds(380));
+  for (const auto& o : obs) EXPECT_EQ(o.state, PortState::closed);
+}
+
+TEST(Engine, ConcurrencyIsCappedByTheFileLimit) {
+  EXPECT_GT(fd_budget(), 0U);
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  EXPECT_EQ(lim.rlim_cur, lim.rlim_max) << "fd_budget raises the soft limit to the hard one";
+  Loopback lo;
+  std::vector<Target> targets(10, Target{asio::ip::make_address("127.0.0.1"), lo.closed_port});
+  Settings s;
+  s.concurrency = 1'000'000;
+  s.max_rate = 0;
+  RunStats stats;
+  run(lo.io, probe_all(targets, s, &stats));
+  EXPECT_LE(stats.concurrency, fd_budget());
+}
+
+// Unresolvable names are tested in tests/netns, where the resolver is
+// controlled: here a lookup could leave the machine.
+TEST(Resolve, LiteralsPassThroughAndNamesResolveOnce) {
+  asio::io_context io;
+  auto r = run(io, resolve_all({"127.0.0.1", "::1", "localhost", "127.0.0.1"}, std::chrono::milliseconds(5000)));
+  ASSERT_EQ(r.size(), 3U);
+  EXPECT_EQ(r["127.0.0.1"].address->to_string(), "127.0.0.1");
+  EXPECT_EQ(r["::1"].address->to_string(), "::1");
+  ASSERT_TRUE(r["localhost"].address.has_value()) << r["localhost"].error;
+  EXPECT_TRUE(r["localhost"].address->is_loopback());
+}
+
+}  // namespace
+}  // namespace portdrift::probe

@@ -1,0 +1,111 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "portdrift/report/report.hpp"
+
+namespace portdrift::report {
+namespace {
+
+struct Fixture {
+  plan::Plan plan;
+  std::vector<verdict::CheckResult> results;
+  Fixture() {
+    plan.checks.push_back({0, "ns1", "198.18.1.1", Protocol::tcp, 443, Expect::open, Severity::critical,
+                           {"itms-agent-ns-https"}, "Agent"});
+    plan.checks.push_back({1, "sepm1", "sepm.example", Protocol::tcp, 8765, Expect::blocked, Severity::warning, {}, "ctl"});
+    plan.checks.push_back({1, "sepm1", "sepm.example", Protocol::tcp, 8014, Expect::open, Severity::critical, {}, "x"});
+    plan.skipped.push_back({"ns1", "itms-tickle", Protocol::udp, "52028", "udp probes are not implemented in this version"});
+    Observation filtered;
+    filtered.state = PortState::filtered;
+    filtered.reason = Reason::no_response;
+    filtered.attempts = 2;
+    filtered.address = "198.18.1.1";
+    Observation open;
+    open.state = PortState::open;
+    open.reason = Reason::syn_ack;
+    open.rtt = std::chrono::microseconds(1234);
+    open.address = "198.18.2.2";
+    results = {{&plan.checks[0], filtered, verdict::Outcome::drift},
+               {&plan.checks[1], open, verdict::Outcome::drift},
+               {&plan.checks[2], open, verdict::Outcome::ok}};
+  }
+  RunView view() { return RunView{results, plan, verdict::summarize(results), std::chrono::microseconds(1'500'000)}; }
+};
+
+TEST(Report, PerfdataFollowsThePluginGuidelines) {
+  EXPECT_EQ(perfdata("checks", "3"), "'checks'=3;;;0");
+  EXPECT_EQ(perfdata("duration", "1.500", "s"), "'duration'=1.500s;;;0");
+  EXPECT_EQ(perfdata("drift", "1", "", "", "1", "0", "3"), "'drift'=1;;1;0;3");
+}
+
+TEST(Report, NagiosStatusLinePerfdataAndLongOutput) {
+  Fixture f;
+  const auto text = nagios(f.view(), Detail::problems);
+  const auto first = text.substr(0, text.find('\n'));
+  EXPECT_EQ(first,
+            "PORTDRIFT CRITICAL - 2 of 3 checks drifted (1 critical, 1 warning) | 'checks'=3;;;0 'ok'=1;;;0;3 "
+            "'drift_critical'=1;;1;0;3 'drift_warning'=1;1;;0;3 'errors'=0;;;0;3 'skipped'=1;;;0 "
+            "'duration'=1.500s;;;0");
+  EXPECT_NE(text.find("\nCRITICAL: ns1 198.18.1.1 tcp/443 expected open, observed filtered (no-response) "
+                      "[itms-agent-ns-https]\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nWARNING: sepm1 198.18.2.2 (sepm.example) tcp/8765 expected blocked, observed open (syn-ack) "
+                      "in 1.2 ms [ctl]\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("tcp/8014"), std::string::npos) << "OK checks only with --verbose";
+  EXPECT_NE(text.find("Not probed: 1 catalog flows (udp probes are not implemented in this version: 1)"),
+            std::string::npos);
+  EXPECT_NE(nagios(f.view(), Detail::all).find("OK: sepm1 198.18.2.2 (sepm.example) tcp/8014"), std::string::npos);
+}
+
+TEST(Report, JsonHasTheDocumentedFields) {
+  Fixture f;
+  const auto doc = nlohmann::json::parse(json(f.view()));
+  EXPECT_EQ(doc["status"], "CRITICAL");
+  EXPECT_EQ(doc["exit_code"], 2);
+  ASSERT_EQ(doc["checks"].size(), 3U);
+  const auto& c = doc["checks"][0];
+  for (const char* key : {"host", "address", "protocol", "port", "expected", "observed", "reason", "verdict",
+                          "severity", "rtt_ms", "catalog_id"}) {
+    EXPECT_TRUE(c.contains(key)) << key;
+  }
+  EXPECT_EQ(c["verdict"], "drift");
+  EXPECT_EQ(c["observed"], "filtered");
+  EXPECT_EQ(c["reason"], "no-response");
+  EXPECT_TRUE(c["rtt_ms"].is_null());
+  EXPECT_EQ(c["catalog_id"], "itms-agent-ns-https");
+  EXPECT_EQ(doc["checks"][1]["address"], "198.18.2.2");
+  EXPECT_EQ(doc["checks"][1]["target"], "sepm.example");
+  EXPECT_DOUBLE_EQ(doc["checks"][1]["rtt_ms"].get<double>(), 1.234);
+  EXPECT_TRUE(doc["checks"][1]["catalog_id"].is_null());
+  EXPECT_EQ(doc["skipped"][0]["ports"], "52028");
+}
+
+TEST(Report, UnknownCarriesDiagnostics) {
+  Diagnostics d{{"t.yaml", {4, 5}, "hosts[0].rolez", "unknown key"}};
+  EXPECT_EQ(nagios_unknown("1 configuration problem (t.yaml)", d),
+            "PORTDRIFT UNKNOWN - 1 configuration problem (t.yaml)\nt.yaml:4:5: hosts[0].rolez: unknown key\n");
+  const auto doc = nlohmann::json::parse(json_unknown("x", d));
+  EXPECT_EQ(doc["exit_code"], 3);
+  EXPECT_EQ(doc["diagnostics"][0]["line"], 4);
+  EXPECT_EQ(doc["diagnostics"][0]["text"], "t.yaml:4:5: hosts[0].rolez: unknown key");
+}
+
+TEST(Report, CatalogJsonEntriesCarryTheRequiredFields) {
+  auto cat = catalog::load_catalog(PORTDRIFT_CATALOG_DIR);
+  ASSERT_TRUE(cat.ok());
+  const auto doc = nlohmann::json::parse(catalog_json(cat.catalog));
+  ASSERT_EQ(doc.size(), cat.catalog.flows.size());
+  for (const auto& e : doc) {
+    for (const char* key : {"product", "component", "protocol", "ports", "from_role", "to_role", "source"}) {
+      ASSERT_TRUE(e.contains(key)) << key << " in " << e.dump();
+    }
+  }
+  EXPECT_NE(catalog_table(cat.catalog).find("products, "), std::string::npos);
+}
+
+}  // namespace
+}  // namespace portdrift::report

@@ -30,8 +30,12 @@ void set_uint(YamlReader& r, const MapView& m, std::string_view key, const std::
 void read_defaults(YamlReader& r, const YAML::Node& node, Defaults& d) {
   const std::string path = "defaults";
   auto m = r.mapping(node, path,
-                     {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity"});
+                     {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity",
+                      "interval_s", "confirm", "clear"});
   if (!m) return;
+  set_uint(r, *m, "interval_s", path, d.schedule.interval_s, 1, 86'400);
+  set_uint(r, *m, "confirm", path, d.schedule.confirm, 1, 100);
+  set_uint(r, *m, "clear", path, d.schedule.clear, 1, 100);
   set_uint(r, *m, "timeout_ms", path, d.probe.timeout_ms, 1, 600'000);
   set_uint(r, *m, "retries", path, d.probe.retries, 0, 10);
   set_uint(r, *m, "concurrency", path, d.probe.concurrency, 1, 100'000);
@@ -40,6 +44,32 @@ void read_defaults(YamlReader& r, const YAML::Node& node, Defaults& d) {
   if (auto n = m->get("severity")) {
     if (auto s = r.severity(*n, join_path(path, "severity"))) d.severity = *s;
   }
+}
+
+void read_daemon(YamlReader& r, const YAML::Node& node, DaemonSettings& d) {
+  const std::string path = "daemon";
+  auto m = r.mapping(node, path, {"state_file", "metrics_listen", "summary_interval_s"});
+  if (!m) return;
+  if (auto n = m->get("state_file")) {
+    if (auto s = r.string(*n, join_path(path, "state_file"))) {
+      if (s->empty()) r.error(*n, join_path(path, "state_file"), "is empty; leave the key out for no state file");
+      else d.state_file = *s;
+    }
+  }
+  if (auto n = m->get("metrics_listen")) {
+    if (auto s = r.string(*n, join_path(path, "metrics_listen"))) {
+      // The address itself is checked where it is bound; here only its shape. Port 0 picks a free port.
+      const auto colon = s->rfind(':');
+      const bool port_ok = colon != std::string::npos && colon > 0 &&
+                           (s->substr(colon + 1) == "0" || parse_port(s->substr(colon + 1)).has_value());
+      if (*s == "off" || port_ok) {
+        d.metrics_listen = *s;
+      } else {
+        r.error(*n, join_path(path, "metrics_listen"), fmt::format("'{}' is not ADDRESS:PORT, [IPV6]:PORT or off", *s));
+      }
+    }
+  }
+  set_uint(r, *m, "summary_interval_s", path, d.summary_interval_s, 1, 86'400);
 }
 
 void read_vantage(YamlReader& r, const YAML::Node& node, Vantage& v) {
@@ -128,7 +158,8 @@ void read_overrides(YamlReader& r, const YAML::Node& node, const std::string& pa
 }
 
 void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, std::vector<Host>& hosts) {
-  auto m = r.mapping(node, path, {"name", "address", "addresses", "roles", "port_overrides", "severity", "checks"});
+  auto m = r.mapping(node, path,
+                     {"name", "address", "addresses", "roles", "port_overrides", "severity", "interval_s", "checks"});
   if (!m) return;
   Host h;
   h.pos = YamlReader::pos(node);
@@ -156,6 +187,9 @@ void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, s
   if (auto n = m->get("roles")) h.roles = named_list(r, *n, join_path(path, "roles"));
   if (auto n = m->get("port_overrides")) read_overrides(r, *n, join_path(path, "port_overrides"), h);
   if (auto n = m->get("severity")) h.severity = r.severity(*n, join_path(path, "severity"));
+  if (auto n = m->get("interval_s")) {
+    if (auto v = r.integer(*n, join_path(path, "interval_s"), 1, 86'400)) h.interval_s = static_cast<std::uint32_t>(*v);
+  }
   if (auto n = m->get("checks")) {
     const std::string cpath = join_path(path, "checks");
     if (!n->IsSequence()) {
@@ -172,12 +206,13 @@ void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, s
 }
 
 void read_root(YamlReader& r, const YAML::Node& root, Topology& t) {
-  auto m = r.mapping(root, "", {"version", "products", "vantage", "defaults", "flows", "hosts"});
+  auto m = r.mapping(root, "", {"version", "products", "vantage", "defaults", "daemon", "flows", "hosts"});
   if (!m) return;
   if (auto n = m->get("version")) r.integer(*n, "version", 1, 1);
   if (auto n = m->get("products")) t.products = named_list(r, *n, "products");
   if (auto n = m->get("vantage")) read_vantage(r, *n, t.vantage);
   if (auto n = m->get("defaults")) read_defaults(r, *n, t.defaults);
+  if (auto n = m->get("daemon")) read_daemon(r, *n, t.daemon);
   if (auto n = m->get("flows")) read_flows(r, *n, t.flows);
   if (auto n = m->get("hosts")) {
     if (!n->IsSequence() || n->size() == 0) {

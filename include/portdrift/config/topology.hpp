@@ -32,9 +32,24 @@ struct ProbeDefaults {
   std::uint32_t max_rate = 500;          // probe attempts per second; 0 = no cap
 };
 
+// The daemon's schedule and soft/hard state thresholds (ignored by --check).
+struct ScheduleDefaults {
+  std::uint32_t interval_s = 60;  // each check runs once per interval
+  std::uint32_t confirm = 3;      // consecutive mismatches before a drift is reported
+  std::uint32_t clear = 2;        // consecutive matches before a drift is reported as resolved
+};
+
 struct Defaults {
   ProbeDefaults probe;
   Severity severity = Severity::critical;
+  ScheduleDefaults schedule;
+};
+
+// The `daemon:` section; the command line overrides each key.
+struct DaemonSettings {
+  std::optional<std::string> state_file;
+  std::optional<std::string> metrics_listen;  // "ADDRESS:PORT", "[V6]:PORT" or "off"
+  std::uint32_t summary_interval_s = 300;     // the periodic info-level summary line
 };
 
 struct ExplicitCheck {
@@ -60,6 +75,7 @@ struct Host {
   std::vector<Named> roles;
   std::vector<PortOverride> port_overrides;
   std::optional<Severity> severity;
+  std::optional<std::uint32_t> interval_s;  // the daemon's interval for this host's checks
   std::vector<ExplicitCheck> checks;
   SourcePos pos;
   std::string key_path;
@@ -82,6 +98,7 @@ struct Topology {
   std::vector<Named> products;
   Vantage vantage;
   Defaults defaults;
+  DaemonSettings daemon;
   std::vector<FlowSetting> flows;
   std::vector<Host> hosts;
 };

@@ -1,6 +1,9 @@
 #include "portdrift/cli/cli.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <ostream>
@@ -15,6 +18,10 @@
 
 #include "portdrift/catalog/catalog.hpp"
 #include "portdrift/config/topology.hpp"
+#include "portdrift/daemon/daemon.hpp"
+#include "portdrift/daemon/log.hpp"
+#include "portdrift/daemon/metrics.hpp"
+#include "portdrift/daemon/systemd.hpp"
 #include "portdrift/plan/plan.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
@@ -24,7 +31,8 @@ namespace {
 
 constexpr int kUnknown = 3;
 
-constexpr std::string_view kHelp = R"(Usage: portdrift --check -c FILE [options]
+constexpr std::string_view kHelp = R"(Usage: portdrift -c FILE [daemon options] [options]
+       portdrift --check -c FILE [options]
        portdrift --validate -c FILE [--catalog-dir DIR]
        portdrift --catalog [--format text|json] [--catalog-dir DIR]
 
@@ -32,6 +40,9 @@ portdrift checks that a network still lets through (and still blocks) the
 ports that the vendor documents say each component uses.
 
 Modes:
+  (none, with -c)     run as a daemon in the foreground: probe every check on
+                      its interval, log drift when it is confirmed and when it
+                      clears (see docs/daemon.md); SIGHUP reloads, SIGTERM stops
   --check             probe once, print a Nagios-style result, exit 0/1/2/3
   --validate          check the topology and catalog, print every problem
                       as FILE:LINE:COLUMN: key: message, exit 0 or 3
@@ -51,11 +62,20 @@ Options:
   --per-host N        probes in flight per target address
   --max-rate PPS      connection attempts per second, 0 for no cap
 
+Daemon options:
+  --state-file FILE   where hard states survive restarts (default: the
+                      topology's daemon.state_file, else
+                      $STATE_DIRECTORY/state.json)
+  --metrics-listen A  Prometheus endpoint, ADDRESS:PORT or off
+                      (default: daemon.metrics_listen, else 127.0.0.1:9617)
+  --log-level LEVEL   debug (one line per probe), info (default), warning, error
+  --log-target T      auto (the journal under systemd, else stderr), stderr, journal
+
 Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
 2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).
 )";
 
-enum class Mode { none, check, validate, catalog, help, version };
+enum class Mode { none, daemon, check, validate, catalog, help, version };
 enum class Format { text, json };
 
 struct Args {
@@ -65,6 +85,10 @@ struct Args {
   std::optional<std::string> catalog_dir;
   bool verbose = false;
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
+  std::optional<std::string> state_file, metrics_listen;
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  daemon::LogTarget log_target = daemon::LogTarget::automatic;
+  bool daemon_flags = false;  // a daemon-only flag was given
 };
 
 struct UsageError {
@@ -118,13 +142,38 @@ Args parse(std::span<const std::string_view> args) {
     else if (flag == "--concurrency") a.concurrency = number(flag, value(), 1, 1'000'000);
     else if (flag == "--per-host") a.per_host = number(flag, value(), 1, 1'000'000);
     else if (flag == "--max-rate") a.max_rate = number(flag, value(), 0, 100'000'000);
-    else throw UsageError{fmt::format("unknown option '{}'", args[i])};
+    else if (flag == "--state-file") {
+      a.state_file = std::string(value());
+      a.daemon_flags = true;
+    } else if (flag == "--metrics-listen") {
+      const auto v = value();
+      std::string error;
+      if (v != "off" && !daemon::parse_listen(v, error)) throw UsageError{fmt::format("--metrics-listen: {}", error)};
+      a.metrics_listen = std::string(v);
+      a.daemon_flags = true;
+    } else if (flag == "--log-level") {
+      const auto v = value();
+      if (v == "debug") a.log_level = spdlog::level::debug;
+      else if (v == "info") a.log_level = spdlog::level::info;
+      else if (v == "warning") a.log_level = spdlog::level::warn;
+      else if (v == "error") a.log_level = spdlog::level::err;
+      else throw UsageError{fmt::format("--log-level takes debug, info, warning or error, not '{}'", v)};
+      a.daemon_flags = true;
+    } else if (flag == "--log-target") {
+      const auto v = value();
+      if (v == "auto") a.log_target = daemon::LogTarget::automatic;
+      else if (v == "stderr") a.log_target = daemon::LogTarget::stderr_only;
+      else if (v == "journal") a.log_target = daemon::LogTarget::journal;
+      else throw UsageError{fmt::format("--log-target takes auto, stderr or journal, not '{}'", v)};
+      a.daemon_flags = true;
+    } else throw UsageError{fmt::format("unknown option '{}'", args[i])};
   }
   if (a.mode == Mode::none) {
-    if (a.config) {
-      throw UsageError{"daemon mode is not available in this version; use --check for a one-shot run"};
-    }
-    throw UsageError{"say what to do: --check, --validate or --catalog (see --help)"};
+    if (!a.config) throw UsageError{"say what to do: -c FILE (daemon), --check, --validate or --catalog (see --help)"};
+    a.mode = Mode::daemon;
+  }
+  if (a.daemon_flags && a.mode != Mode::daemon) {
+    throw UsageError{"--state-file, --metrics-listen, --log-level and --log-target are for the daemon (no mode flag)"};
   }
   if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
     throw UsageError{"--check and --validate need a topology: -c FILE"};
@@ -207,6 +256,28 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   return static_cast<int>(view.summary.status);
 }
 
+// The environment is read here and nowhere else: systemd's variables become options.
+int do_daemon(const Args& a) {
+  daemon::Options o;
+  o.config = *a.config;
+  o.catalog_dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
+  o.engine = {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate};
+  if (a.state_file) o.state_file = std::filesystem::path(*a.state_file);
+  if (const char* dir = std::getenv("STATE_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    const std::string_view d(dir);
+    o.state_directory = std::filesystem::path(std::string(d.substr(0, d.find(':'))));
+  }
+  o.metrics_listen = a.metrics_listen;
+  if (const char* s = std::getenv("NOTIFY_SOCKET")) o.notify_socket = s;
+  o.watchdog = daemon::watchdog_interval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  // Children (none today) must not talk to systemd in our name.
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  ::unsetenv("WATCHDOG_PID");
+  auto log = daemon::make_logger(a.log_target, a.log_level, daemon::stderr_is_journal(std::getenv("JOURNAL_STREAM")));
+  return daemon::run(std::move(o), std::move(log));
+}
+
 int do_catalog(const Args& a, std::ostream& out, std::ostream& err) {
   const auto dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
   const auto c = catalog::load_catalog(dir);
@@ -231,6 +302,7 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
       case Mode::validate: return do_validate(a, out);
       case Mode::catalog: return do_catalog(a, out, err);
       case Mode::check: return do_check(a, out, log);
+      case Mode::daemon: return do_daemon(a);
       case Mode::none: break;
     }
     return kUnknown;

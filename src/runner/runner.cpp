@@ -5,21 +5,27 @@
 namespace portdrift::runner {
 
 boost::asio::awaitable<Pass> run_pass(const plan::Plan& plan, Options options) {
+  std::vector<std::size_t> all(plan.checks.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  co_return co_await run_checks(plan, std::move(all), options);
+}
+
+boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std::size_t> indices, Options options) {
   const auto start = std::chrono::steady_clock::now();
   Pass pass;
-  pass.results.resize(plan.checks.size());
+  pass.results.resize(indices.size());
 
   std::vector<std::string> names;
-  names.reserve(plan.checks.size());
-  for (const auto& c : plan.checks) names.push_back(c.target);
+  names.reserve(indices.size());
+  for (const auto i : indices) names.push_back(plan.checks.at(i).target);
   const auto resolved = co_await probe::resolve_all(std::move(names), options.dns_timeout);
 
   std::vector<probe::Target> targets;
-  std::vector<std::size_t> target_of;  // targets[i] probes plan.checks[target_of[i]]
-  targets.reserve(plan.checks.size());
-  target_of.reserve(plan.checks.size());
-  for (std::size_t i = 0; i < plan.checks.size(); ++i) {
-    const auto& c = plan.checks[i];
+  std::vector<std::size_t> target_of;  // targets[t] probes the check of pass.results[target_of[t]]
+  targets.reserve(indices.size());
+  target_of.reserve(indices.size());
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    const auto& c = plan.checks[indices[i]];
     auto& r = pass.results[i];
     r.check = &c;
     const auto& res = resolved.at(c.target);

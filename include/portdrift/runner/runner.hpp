@@ -1,6 +1,6 @@
 #pragma once
 // One pass over a plan: resolve the names it targets, probe every check, and
-// judge each observation. Shared by `--check` and (later) the daemon's cycles.
+// judge each observation. Shared by `--check` and the daemon's scheduled batches.
 
 #include <chrono>
 #include <vector>
@@ -25,5 +25,10 @@ struct Pass {
 };
 
 boost::asio::awaitable<Pass> run_pass(const plan::Plan& plan, Options options);
+
+// A pass over some of the plan's checks (the daemon's scheduler runs the ones
+// that are due): results come back in the order of `indices`, each pointing
+// at its plan.checks entry. Names are resolved once per call.
+boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std::size_t> indices, Options options);
 
 }  // namespace portdrift::runner

@@ -1,0 +1,85 @@
+#pragma once
+// The daemon: `portdrift -c FILE` without --check. It runs every check of the
+// plan on its interval (see scheduler.hpp), feeds each result into the
+// soft/hard state machine (tracker.hpp), and logs one line when a drift is
+// confirmed and one when it clears. It keeps the hard states in a state file,
+// reloads on SIGHUP (the new configuration is validated first; if it is
+// invalid the old one keeps running), stops on SIGTERM/SIGINT, talks to
+// systemd (READY, RELOADING, STOPPING, WATCHDOG, STATUS) and serves
+// Prometheus metrics, all on one io_context thread.
+//
+// It must not: probe outside the plan, announce a drift again after a restart,
+// die on a bad state file or a bad reload, or log per probe unless at debug level.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <spdlog/logger.h>
+
+#include "portdrift/plan/plan.hpp"
+
+namespace portdrift::daemon {
+
+inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9617";
+inline constexpr std::string_view kStateFileName = "state.json";
+
+// Command-line values that override the topology's defaults.
+struct EngineOverrides {
+  std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
+};
+
+struct Options {
+  std::filesystem::path config;
+  std::filesystem::path catalog_dir;
+  EngineOverrides engine;
+  // The state file: this, else the topology's daemon.state_file, else
+  // STATE_DIRECTORY/state.json; without any of them states are not kept.
+  std::optional<std::filesystem::path> state_file;
+  std::optional<std::filesystem::path> state_directory;  // $STATE_DIRECTORY (first entry)
+  // "ADDRESS:PORT" or "off": this, else daemon.metrics_listen, else kDefaultMetricsListen.
+  std::optional<std::string> metrics_listen;
+  std::string notify_socket;                           // $NOTIFY_SOCKET; empty: no sd_notify
+  std::optional<std::chrono::microseconds> watchdog;   // ping interval, from $WATCHDOG_USEC
+  std::uint64_t seed = 0;                              // the scheduler's jitter; 0 picks a random one
+};
+
+// Identifies a check across reloads and restarts: host, target, protocol, port, expected state.
+std::string check_key(const plan::Check& c);
+
+class Daemon {
+ public:
+  Daemon(boost::asio::io_context& io, Options options, std::shared_ptr<spdlog::logger> log);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Loads the configuration, restores the state file, binds the metrics
+  // endpoint, starts the schedule and sends READY=1. False when it cannot
+  // start (the reasons are logged).
+  bool start();
+  // SIGHUP: validate the files again; switch to them if valid, keep the old configuration if not.
+  void reload();
+  // SIGTERM: write the state, STOPPING=1, stop the io_context.
+  void stop();
+
+  [[nodiscard]] std::string metrics_text() const;
+  [[nodiscard]] std::string status() const;  // the STATUS= line: "412 checks, 2 drifting"
+  [[nodiscard]] std::optional<boost::asio::ip::tcp::endpoint> metrics_endpoint() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs the daemon until SIGTERM/SIGINT, with SIGHUP for reload. Returns the
+// exit code: 0 after a clean stop, 3 when it could not start.
+int run(Options options, std::shared_ptr<spdlog::logger> log);
+
+}  // namespace portdrift::daemon

@@ -1,0 +1,142 @@
+#include "portdrift/daemon/state_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace portdrift::daemon {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t epoch_s(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+WallTime from_epoch_s(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
+
+std::error_code last_error() { return {errno, std::generic_category()}; }
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR.
+std::error_code write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string to_json(const SavedState& state) {
+  json checks = json::array();
+  for (const auto& c : state.checks) {
+    checks.push_back({{"key", c.key},
+                      {"host", c.host},
+                      {"target", c.target},
+                      {"address", c.address},
+                      {"protocol", to_string(c.protocol)},
+                      {"port", c.port},
+                      {"expected", to_string(c.expect)},
+                      {"hard", c.hard == Hard::drift ? "drift" : "ok"},
+                      {"since", epoch_s(c.since)},
+                      {"flapping", c.flapping},
+                      {"observed", c.observed},
+                      {"reason", c.reason}});
+  }
+  json doc = {{"format", kStateFormat}, {"written", epoch_s(state.written)}, {"checks", std::move(checks)}};
+  return doc.dump(1) + "\n";
+}
+
+LoadResult from_json(std::string_view text) {
+  LoadResult r;
+  r.status = LoadStatus::corrupt;
+  const json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) {
+    r.error = "not valid JSON";
+    return r;
+  }
+  try {
+    if (!doc.is_object() || doc.value("format", 0) != kStateFormat) {
+      r.error = "not a portdrift state file of format " + std::to_string(kStateFormat);
+      return r;
+    }
+    r.state.written = from_epoch_s(doc.at("written").get<std::int64_t>());
+    for (const auto& c : doc.at("checks")) {
+      SavedCheck s;
+      s.key = c.at("key").get<std::string>();
+      s.host = c.value("host", "");
+      s.target = c.value("target", "");
+      s.address = c.value("address", "");
+      s.protocol = parse_protocol(c.value("protocol", "tcp")).value_or(Protocol::tcp);
+      s.port = c.value<std::uint16_t>("port", 0);
+      s.expect = parse_expect(c.value("expected", "open")).value_or(Expect::open);
+      const auto hard = c.at("hard").get<std::string>();
+      if (hard != "ok" && hard != "drift") throw std::runtime_error("hard state '" + hard + "'");
+      s.hard = hard == "drift" ? Hard::drift : Hard::ok;
+      s.since = from_epoch_s(c.at("since").get<std::int64_t>());
+      s.flapping = c.value("flapping", false);
+      s.observed = c.value("observed", "");
+      s.reason = c.value("reason", "");
+      r.state.checks.push_back(std::move(s));
+    }
+  } catch (const std::exception& e) {
+    r.state = {};
+    r.error = e.what();
+    return r;
+  }
+  r.status = LoadStatus::ok;
+  return r;
+}
+
+std::error_code save_state(const std::filesystem::path& file, const SavedState& state) {
+  const std::string text = to_json(state);
+  const auto tmp = std::filesystem::path(file.string() + ".tmp");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return last_error();
+  std::error_code ec = write_all(fd, text);
+  if (!ec && ::fsync(fd) != 0) ec = last_error();
+  if (::close(fd) != 0 && !ec) ec = last_error();
+  if (!ec && ::rename(tmp.c_str(), file.c_str()) != 0) ec = last_error();
+  if (ec) {
+    ::unlink(tmp.c_str());
+    return ec;
+  }
+  // The rename itself must reach the disk too.
+  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+LoadResult load_state(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    LoadResult r;
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) {
+      r.status = LoadStatus::corrupt;
+      r.error = "cannot be read";
+    } else {
+      r.status = LoadStatus::missing;
+    }
+    return r;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return from_json(text.str());
+}
+
+}  // namespace portdrift::daemon

@@ -40,6 +40,9 @@ std::optional<tcp::endpoint> parse_listen(std::string_view text, std::string& er
       return std::nullopt;
     }
     host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    error = fmt::format("'{}': write an IPv6 address in [brackets], e.g. [::1]:9617", text);
+    return std::nullopt;
   }
   std::uint16_t port = 0;
   auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

@@ -34,7 +34,9 @@ std::error_code send_datagram(std::string_view path, std::string_view payload) {
   std::error_code ec;
   ssize_t n = 0;
   do {
-    n = ::sendto(fd, payload.data(), payload.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr), len);
+    // Never block the event loop: a full receiver queue loses this datagram instead.
+    n = ::sendto(fd, payload.data(), payload.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
+                 reinterpret_cast<const sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
   if (n < 0) ec = {errno, std::generic_category()};
   ::close(fd);

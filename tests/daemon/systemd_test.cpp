@@ -49,6 +49,17 @@ TEST(Notify, DisabledIsANoOpAndAMissingSocketIsAnError) {
   EXPECT_TRUE(Notifier(temp_socket("nobody-listens")).notify("READY=1"));
 }
 
+TEST(Notify, AReceiverThatNeverReadsCannotBlockTheSender) {
+  DatagramSocket sock(temp_socket("stalled"));
+  Notifier n(sock.path());
+  const auto t0 = std::chrono::steady_clock::now();
+  int refused = 0;
+  for (int i = 0; i < 200; ++i) refused += n.notify("WATCHDOG=1") ? 1 : 0;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_GT(refused, 0);  // the queue filled (net.unix.max_dgram_qlen), and the sends failed rather than waited
+  EXPECT_EQ(sock.receive(), "WATCHDOG=1");
+}
+
 TEST(Notify, WatchdogIntervalIsHalfTheTimeoutForThisPidOnly) {
   EXPECT_EQ(watchdog_interval("30000000", nullptr, 42), std::chrono::seconds(15));
   EXPECT_EQ(watchdog_interval("30000000", "42", 42), std::chrono::seconds(15));

@@ -21,6 +21,8 @@
 namespace portdrift::daemon {
 
 // Sends one datagram to a unix socket at `path` ("@name": abstract namespace).
+// Never blocks: when the receiver's queue is full the datagram is dropped and
+// the error (EAGAIN) returned, so a stalled reader cannot stall the daemon.
 std::error_code send_datagram(std::string_view path, std::string_view payload);
 
 class Notifier {

@@ -149,5 +149,53 @@ TEST(Topology, MissingAndBinaryFiles) {
   EXPECT_NE(binary.diagnostics[0].message.find("not a YAML text file"), std::string::npos);
 }
 
+TEST(Topology, DaemonScheduleAndSection) {
+  auto r = parse(R"(defaults: {interval_s: 30, confirm: 4, clear: 1}
+daemon:
+  state_file: /var/lib/portdrift/state.json
+  metrics_listen: "[::1]:9617"
+  summary_interval_s: 600
+hosts:
+  - {name: a, address: 198.18.0.1, interval_s: 5, checks: [{protocol: tcp, port: 22}]}
+  - {name: b, address: 198.18.0.2, checks: [{protocol: tcp, port: 22}]}
+)");
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(texts(r.diagnostics));
+  const auto& t = r.topology;
+  EXPECT_EQ(t.defaults.schedule.interval_s, 30U);
+  EXPECT_EQ(t.defaults.schedule.confirm, 4U);
+  EXPECT_EQ(t.defaults.schedule.clear, 1U);
+  EXPECT_EQ(t.daemon.state_file, "/var/lib/portdrift/state.json");
+  EXPECT_EQ(t.daemon.metrics_listen, "[::1]:9617");
+  EXPECT_EQ(t.daemon.summary_interval_s, 600U);
+  EXPECT_EQ(t.hosts[0].interval_s, 5U);
+  EXPECT_FALSE(t.hosts[1].interval_s.has_value());
+
+  auto d = parse("hosts:\n  - {name: a, address: x, checks: [{protocol: tcp, port: 22}]}\n");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.topology.defaults.schedule.interval_s, 60U);
+  EXPECT_EQ(d.topology.defaults.schedule.confirm, 3U);
+  EXPECT_EQ(d.topology.defaults.schedule.clear, 2U);
+  EXPECT_FALSE(d.topology.daemon.state_file.has_value());
+  EXPECT_FALSE(d.topology.daemon.metrics_listen.has_value());
+}
+
+TEST(Topology, DaemonKeysAreStrictWithPositions) {
+  auto r = parse(R"(defaults: {interval_s: 0, confirm: 101, clear: x}
+daemon: {state_file: "", metrics_listen: "localhost", metrics_port: 9617}
+hosts:
+  - {name: a, address: 198.18.0.1, interval_s: 90000, checks: [{protocol: tcp, port: 22}]}
+)");
+  const auto& d = r.diagnostics;
+  EXPECT_TRUE(has(d, "t.yaml:1:24: defaults.interval_s: 0 is out of range")) << ::testing::PrintToString(texts(d));
+  EXPECT_TRUE(has(d, "defaults.confirm: 101 is out of range"));
+  EXPECT_TRUE(has(d, "defaults.clear:"));
+  EXPECT_TRUE(has(d, "daemon.state_file: is empty"));
+  EXPECT_TRUE(has(d, "daemon.metrics_listen: 'localhost' is not ADDRESS:PORT"));
+  EXPECT_TRUE(has(d, "t.yaml:2:55: daemon.metrics_port: unknown key"));
+  EXPECT_TRUE(has(d, "hosts[0].interval_s: 90000 is out of range"));
+  EXPECT_TRUE(parse("daemon: {metrics_listen: \"off\"}\nhosts:\n  - {name: a, address: x, roles: [r]}\n").ok());
+  EXPECT_TRUE(parse("daemon: {metrics_listen: \"0.0.0.0:0\"}\nhosts:\n  - {name: a, address: x, roles: [r]}\n").ok());
+}
+
 }  // namespace
 }  // namespace portdrift::config

@@ -43,7 +43,9 @@ std::optional<Event> apply(CheckState& s, verdict::Outcome outcome, WallTime now
     return Event{EventKind::flapping, s.hard, s.since, 0, pct};
   }
   if (s.flapping) {
-    if (pct >= kFlapStopPercent) return std::nullopt;  // still flapping: hard changes stay unannounced
+    // Still flapping: hard changes stay unannounced. A window that is not full yet (a flapping
+    // state restored after a restart) cannot tell that it settled.
+    if (s.history_len < kFlapWindow || pct >= kFlapStopPercent) return std::nullopt;
     s.flapping = false;
     s.announced = s.hard;
     return Event{EventKind::flapping_stopped, s.hard, s.since, 0, pct};

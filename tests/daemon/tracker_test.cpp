@@ -136,6 +136,20 @@ TEST(Tracker, FlappingThatSettlesAsDriftSaysSo) {
   EXPECT_EQ(r.events.back().kind, EventKind::resolved);
 }
 
+TEST(Tracker, AFlappingStateRestoredAfterARestartWaitsForAFullWindow) {
+  Seq r;
+  r.t = {2, 2};
+  r.state.flapping = true;  // as load_state gives it: no history
+  r.state.hard = Hard::drift;
+  r.state.announced = Hard::drift;
+  r.feed(std::string(kFlapWindow - 1, 'x'));
+  EXPECT_TRUE(r.events.empty());
+  r.feed("x");
+  ASSERT_EQ(r.events.size(), 1U);
+  EXPECT_EQ(r.events[0].kind, EventKind::flapping_stopped);
+  EXPECT_EQ(r.events[0].hard, Hard::drift);
+}
+
 TEST(Tracker, FlapPercentNeedsAFullWindow) {
   Seq r;
   r.feed("xoxoxoxo");

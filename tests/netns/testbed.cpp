@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <array>
 #include <cerrno>
@@ -41,7 +42,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -69,9 +69,10 @@ int decode_status(int status) noexcept {
 
 class Children {
  public:
+  // Never destroyed: the signal thread may still use it while exit() runs static destructors.
   static Children& instance() {
-    static Children c;
-    return c;
+    static auto* c = new Children;
+    return *c;
   }
 
   // Spawns under the lock so that a signal cannot come between the spawn and the record.
@@ -166,9 +167,11 @@ class Children {
 struct Registry {
   std::mutex mu;
   std::set<Testbed*> beds;
+  std::atomic<bool> signalled{false};  // the signal thread is cleaning up and will _Exit
+  // Never destroyed, like Children.
   static Registry& instance() {
-    static Registry r;
-    return r;
+    static auto* r = new Registry;
+    return *r;
   }
 };
 
@@ -251,15 +254,18 @@ bool delete_namespace(const std::string& name) noexcept {
 
 bool pid_alive(pid_t pid) noexcept { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
+// pdtb-<pid>-<4 hex>-... -> pid. (No std::regex: GCC 12 warns inside it under the sanitizers.)
 std::optional<pid_t> owner_pid(const std::string& name) {
-  static const std::regex re("^pdtb-([0-9]+)-[0-9a-f]{4}-.*$");
-  std::smatch m;
-  if (!std::regex_match(name, m, re)) return std::nullopt;
-  try {
-    return static_cast<pid_t>(std::stol(m[1].str()));
-  } catch (...) {
-    return std::nullopt;
-  }
+  const std::string head = std::string(kPrefix) + "-";
+  if (!name.starts_with(head)) return std::nullopt;
+  const auto dash = name.find('-', head.size());
+  if (dash == std::string::npos || dash == head.size() || dash - head.size() > 9) return std::nullopt;
+  const std::string digits = name.substr(head.size(), dash - head.size());
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const std::string rnd = name.substr(dash + 1, 4);
+  if (rnd.size() != 4 || rnd.find_first_not_of("0123456789abcdef") != std::string::npos) return std::nullopt;
+  if (name.size() < dash + 6 || name[dash + 5] != '-') return std::nullopt;
+  return static_cast<pid_t>(std::stol(digits));
 }
 
 bool parse_ip(std::string_view text, int& family, std::array<unsigned char, 16>& bytes) noexcept {
@@ -539,6 +545,19 @@ bool in_test_ranges(std::string_view address) noexcept {
   return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x02 && b[4] == 0 && b[5] == 0;  // 2001:2::/48
 }
 
+bool prefix_in_test_ranges(std::string_view prefix) noexcept {
+  const auto slash = prefix.find('/');
+  if (slash == std::string_view::npos) return false;
+  const auto address = prefix.substr(0, slash);
+  const std::string len_text(prefix.substr(slash + 1));
+  if (len_text.empty() || len_text.find_first_not_of("0123456789") != std::string::npos || len_text.size() > 3) {
+    return false;
+  }
+  const int len = std::stoi(len_text);
+  if (!in_test_ranges(address)) return false;
+  return is_ipv6(address) ? (len >= 48 && len <= 128) : (len >= 15 && len <= 32);
+}
+
 bool on_segment(std::string_view address) noexcept {
   int family = 0;
   std::array<unsigned char, 16> b{};
@@ -741,6 +760,52 @@ void Testbed::write_etc_netns(const std::string& file, std::string_view text) {
   if (!f) throw CommandError("cannot write " + (dir / file).string());
 }
 
+const std::string& Testbed::node_ns(std::string_view node) const {
+  return node == "scanner" ? scanner_ : host_node(node).ns;
+}
+
+void Testbed::add_route(std::string_view node, std::string_view prefix, RouteType type, std::string_view via) {
+  std::lock_guard lock(mu_);
+  if (!prefix_in_test_ranges(prefix)) {
+    throw std::invalid_argument("route " + std::string(prefix) + ": only prefixes inside 198.18.0.0/15 or "
+                                "2001:2::/48 (never a default route)");
+  }
+  std::vector<std::string> argv{"ip", "-n", node_ns(node), is_ipv6(prefix.substr(0, prefix.find('/'))) ? "-6" : "-4",
+                                "route", "add"};
+  switch (type) {
+    case RouteType::via: {
+      const std::string gw(via);
+      if (!on_segment(gw) && gw != kScannerV4 && gw != kScannerV6) {
+        throw std::invalid_argument("route " + std::string(prefix) + ": gateway " + gw + " is not on the segment");
+      }
+      argv.insert(argv.end(), {std::string(prefix), "via", gw});
+      break;
+    }
+    case RouteType::prohibit: argv.insert(argv.end(), {"prohibit", std::string(prefix)}); break;
+    case RouteType::unreachable: argv.insert(argv.end(), {"unreachable", std::string(prefix)}); break;
+    case RouteType::blackhole: argv.insert(argv.end(), {"blackhole", std::string(prefix)}); break;
+  }
+  run(argv);
+}
+
+void Testbed::enable_forwarding(std::string_view host) {
+  exec(ns(host), {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"});
+}
+
+void Testbed::set_scanner_resolv_conf(std::string_view text) {
+  std::lock_guard lock(mu_);
+  std::stringstream ss{std::string(text)};
+  for (std::string line; std::getline(ss, line);) {
+    std::stringstream ls(line);
+    std::string word;
+    std::string server;
+    if (ls >> word >> server && word == "nameserver" && !in_test_ranges(server)) {
+      throw std::invalid_argument("resolv.conf: nameserver " + server + " is outside the test ranges");
+    }
+  }
+  write_etc_netns("resolv.conf", text);
+}
+
 void Testbed::set_scanner_hosts(std::string_view entries) {
   std::lock_guard lock(mu_);
   write_etc_netns("hosts", "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n" + std::string(entries));
@@ -806,19 +871,22 @@ void install_signal_cleanup() {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    // Construct both registries now, so that they outlive the atexit handler registered below.
-    Registry::instance();
-    Children::instance();
     std::thread([set] {
       int sig = 0;
       while (sigwait(&set, &sig) != 0) {
       }
+      Registry::instance().signalled = true;
       std::fprintf(stderr, "\ntestbed: caught signal %d: stopping our processes and deleting our namespaces\n", sig);
       Children::instance().terminate_all(1000ms);
       cleanup_all_beds();
       std::_Exit(128 + sig);
     }).detach();
-    std::atexit([] { cleanup_all_beds(); });
+    std::atexit([] {
+      // The main thread got here because the signal thread killed what it waited for: let that
+      // thread finish the cleanup and exit with 128+signal instead of racing it.
+      while (Registry::instance().signalled) ::pause();
+      cleanup_all_beds();
+    });
   });
 }
 

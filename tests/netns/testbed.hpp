@@ -113,6 +113,8 @@ class Process {
   std::string wait_for_line(std::string_view prefix, std::chrono::milliseconds timeout);
   // Everything read from its stdout so far.
   [[nodiscard]] const std::string& output() const noexcept { return seen_; }
+  // What it wrote on stderr so far (reads what is there, waiting at most 200 ms).
+  std::string error_output() noexcept { return drain_stderr(); }
   // Idempotent; returns the exit code (128+N for signal N).
   int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(2000)) noexcept;
 
@@ -127,6 +129,13 @@ class Process {
 };
 
 // ---- the test bed -------------------------------------------------------------
+
+enum class RouteType {
+  via,          // forward to a gateway
+  prohibit,     // the kernel answers ICMP "administratively prohibited"
+  unreachable,  // the kernel answers ICMP "host unreachable"
+  blackhole,    // silently discarded
+};
 
 class Testbed {
  public:
@@ -158,6 +167,13 @@ class Testbed {
   void listen(std::string_view host, const std::filesystem::path& pd_listen, const std::vector<std::string>& endpoints);
   void stop_listeners() noexcept;
   [[nodiscard]] std::vector<pid_t> listener_pids() const;
+  // A static route in a namespace ("scanner" or a host), for prefixes inside the test ranges only:
+  // `via` a gateway on the segment, or a route of a type that makes the kernel answer itself.
+  void add_route(std::string_view node, std::string_view prefix, RouteType type, std::string_view via = {});
+  // Lets a host forward between the scanner and the routes above (a router in the path).
+  void enable_forwarding(std::string_view host);
+  // Replaces the scanner's resolv.conf; every nameserver must be in the test ranges.
+  void set_scanner_resolv_conf(std::string_view text);
   // Replaces the scanner's /etc/hosts (seen through `ip netns exec`) with localhost plus `entries`
   // ("ADDRESS NAME..." lines).
   void set_scanner_hosts(std::string_view entries);
@@ -180,6 +196,7 @@ class Testbed {
   void wait_ready(std::chrono::milliseconds timeout);
   void write_etc_netns(const std::string& file, std::string_view text);
   [[nodiscard]] const Node& host_node(std::string_view host) const;
+  [[nodiscard]] const std::string& node_ns(std::string_view node) const;
 
   mutable std::recursive_mutex mu_;  // teardown may come from the signal thread
   std::string tag_;
@@ -197,6 +214,8 @@ class Testbed {
 bool on_segment(std::string_view address) noexcept;
 // Is `address` an IP literal inside the benchmarking ranges 198.18.0.0/15 or 2001:2::/48?
 bool in_test_ranges(std::string_view address) noexcept;
+// Is ADDRESS/LEN a prefix that lies wholly inside those ranges?
+bool prefix_in_test_ranges(std::string_view prefix) noexcept;
 bool is_ipv6(std::string_view address) noexcept;
 // ADDR:PORT or [ADDR]:PORT.
 std::string endpoint(std::string_view address, std::uint16_t port);

@@ -2,27 +2,38 @@
 //
 // Targets are grouped by address. A ring of addresses that have work left and
 // room under the per-host cap is served round-robin, so consecutive probes go
-// to different hosts. A probe is one coroutine (spawned, not a thread) that
-// makes up to retries+1 attempts and holds its slot until done; its completion
-// frees the slot and refills the window. Pacing hands out send times
-// 1/max_rate apart; a probe waits for its time before each attempt.
+// to different hosts. Each probe holds one concurrency slot from its first
+// attempt to its last; only silence is retried.
+//
+// TCP takes a fast path with no coroutine frame and no timer per probe: an
+// attempt is a pooled Attempt (one socket) waiting for writability. Every
+// attempt has the same timeout, so deadlines arrive in the order attempts
+// start, and one timer walking a FIFO of (deadline, attempt) serves them all.
+// Pacing works the same way: send times are handed out 1/max_rate apart, in
+// order, so a FIFO of due launches and one timer suffice; a wake-up launches
+// what is due within the next millisecond. Other protocols run
+// as one coroutine per probe (probe()).
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "latch.hpp"
 #include "portdrift/probe/engine.hpp"
+#include "tcp_connect.hpp"
 
 namespace portdrift::probe {
 namespace asio = boost::asio;
+using asio::ip::tcp;
 
 std::uint32_t fd_budget(std::uint32_t reserve) noexcept {
   rlimit lim{};
@@ -45,7 +56,7 @@ class Dispatcher {
  public:
   Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap)
       : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), results_(targets.size()),
-        latch_(ex_, targets.size()) {
+        latch_(ex_, targets.size()), deadline_timer_(ex_), pace_timer_(ex_) {
     std::unordered_map<asio::ip::address, std::uint32_t> index;
     index.reserve(targets.size());
     for (std::uint32_t i = 0; i < targets.size(); ++i) {
@@ -56,6 +67,10 @@ class Dispatcher {
     for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
       ready_.push_back(h);
       hosts_[h].queued = true;
+    }
+    host_of_.resize(targets.size());
+    for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
+      for (auto i : hosts_[h].pending) host_of_[i] = h;
     }
     if (settings_.max_rate > 0) {
       interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / settings_.max_rate;
@@ -78,7 +93,33 @@ class Dispatcher {
     bool queued = false;
   };
 
+  // One TCP attempt in flight. Pooled: a finished attempt's slot is reused.
+  struct Attempt {
+    explicit Attempt(const asio::any_io_executor& ex) : sock(ex) {}
+    tcp::socket sock;
+    std::uint32_t idx = 0;
+    std::uint32_t number = 0;  // 0 for the first attempt
+    std::uint32_t generation = 0;
+    Clock::time_point start;
+    bool timed_out = false;
+  };
+
+  struct Due {
+    Clock::time_point at;
+    std::uint32_t slot;
+    std::uint32_t generation;
+  };
+
+  struct Launch {
+    Clock::time_point at;
+    std::uint32_t idx;
+    std::uint32_t number;
+  };
+
+  // Starts probes while there is room; safe to call from completions.
   void pump() {
+    if (pumping_) return;  // an attempt that fails at once completes inside the loop below
+    pumping_ = true;
     while (inflight_ < cap_ && !ready_.empty()) {
       const std::uint32_t h = ready_.front();
       ready_.pop_front();
@@ -88,20 +129,19 @@ class Dispatcher {
       ++host.inflight;
       ++inflight_;
       requeue(h);
-      asio::co_spawn(ex_, probe(idx), [this, h, idx](std::exception_ptr e, Observation o) {
-        if (e) {
-          o = Observation{};
-          o.address = targets_[idx].address.to_string();
-          o.detail = "internal error in the probe";
-        }
-        results_[idx] = std::move(o);
-        --hosts_[h].inflight;
-        --inflight_;
-        requeue(h);
-        latch_.count_down();
-        pump();
-      });
+      if (targets_[idx].protocol == Protocol::tcp) {
+        schedule_tcp(idx, 0);
+      } else {
+        asio::co_spawn(ex_, probe(idx), [this, idx](std::exception_ptr e, Observation o) {
+          if (e) {
+            o = Observation{};
+            o.detail = "internal error in the probe";
+          }
+          complete(idx, std::move(o));
+        });
+      }
     }
+    pumping_ = false;
   }
 
   void requeue(std::uint32_t h) {
@@ -112,8 +152,135 @@ class Dispatcher {
     }
   }
 
+  void complete(std::uint32_t idx, Observation o) {
+    results_[idx] = std::move(o);
+    --hosts_[host_of_[idx]].inflight;
+    --inflight_;
+    requeue(host_of_[idx]);
+    latch_.count_down();
+    pump();
+  }
+
+  // --- TCP fast path -------------------------------------------------------
+
+  void schedule_tcp(std::uint32_t idx, std::uint32_t number) {
+    if (interval_ == Clock::duration::zero()) {
+      start_tcp(idx, number);
+      return;
+    }
+    const auto now = Clock::now();
+    next_send_ = std::max(next_send_, now);
+    const auto at = next_send_;
+    next_send_ += interval_;
+    if (at <= now && launches_.empty()) {
+      start_tcp(idx, number);
+      return;
+    }
+    launches_.push_back({at, idx, number});
+    if (launches_.size() == 1) arm_pace();
+  }
+
+  void arm_pace() {
+    pace_timer_.expires_at(launches_.front().at);
+    pace_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      // One wake-up launches everything due within the next millisecond: the
+      // rate over any second is unchanged, and at high rates the process does
+      // not sleep and wake once per probe.
+      const auto horizon = Clock::now() + std::chrono::milliseconds(1);
+      while (!launches_.empty() && launches_.front().at <= horizon) {
+        const auto l = launches_.front();
+        launches_.pop_front();
+        start_tcp(l.idx, l.number);
+      }
+      if (!launches_.empty()) arm_pace();
+    });
+  }
+
+  void start_tcp(std::uint32_t idx, std::uint32_t number) {
+    ++attempts_;
+    const Target& t = targets_[idx];
+    auto begun = detail::start_connect(tcp::endpoint(t.address, t.port));
+    if (begun.done) {
+      finish_tcp(idx, number, std::move(*begun.done));
+      return;
+    }
+    const std::uint32_t slot = take_slot();
+    Attempt& a = *slots_[slot];
+    boost::system::error_code ec;
+    a.sock.assign(t.address.is_v4() ? tcp::v4() : tcp::v6(), begun.fd, ec);
+    if (ec) {
+      ::close(begun.fd);
+      free_.push_back(slot);
+      Observation o;
+      o.detail = "cannot watch the socket: " + ec.message();
+      finish_tcp(idx, number, std::move(o));
+      return;
+    }
+    a.idx = idx;
+    a.number = number;
+    a.timed_out = false;
+    a.start = Clock::now();
+    deadlines_.push_back({a.start + settings_.timeout, slot, a.generation});
+    if (deadlines_.size() == 1) arm_deadline();
+    a.sock.async_wait(tcp::socket::wait_write,
+                      [this, slot, gen = a.generation](const boost::system::error_code& wec) { on_writable(slot, gen, wec); });
+  }
+
+  void on_writable(std::uint32_t slot, std::uint32_t generation, const boost::system::error_code& ec) {
+    Attempt& a = *slots_[slot];
+    if (a.generation != generation) return;
+    Observation o = a.timed_out || ec == asio::error::operation_aborted
+                        ? detail::silent_connect()
+                        : detail::finish_connect(a.sock.native_handle(),
+                                                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
+    boost::system::error_code ignored;
+    a.sock.close(ignored);
+    ++a.generation;  // its deadline entry, if still queued, is now stale
+    free_.push_back(slot);
+    finish_tcp(a.idx, a.number, std::move(o));
+  }
+
+  void finish_tcp(std::uint32_t idx, std::uint32_t number, Observation o) {
+    o.attempts = number + 1;
+    if (o.reason == Reason::no_response && number < settings_.retries) {
+      schedule_tcp(idx, number + 1);  // only silence is worth another try; the slot stays held
+      return;
+    }
+    complete(idx, std::move(o));
+  }
+
+  void arm_deadline() {
+    deadline_timer_.expires_at(deadlines_.front().at);
+    deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto now = Clock::now();
+      while (!deadlines_.empty() && deadlines_.front().at <= now) {
+        const Due d = deadlines_.front();
+        deadlines_.pop_front();
+        Attempt& a = *slots_[d.slot];
+        if (a.generation != d.generation) continue;  // answered already
+        a.timed_out = true;
+        boost::system::error_code ignored;
+        a.sock.cancel(ignored);  // its wait completes with operation_aborted
+      }
+      if (!deadlines_.empty()) arm_deadline();
+    });
+  }
+
+  std::uint32_t take_slot() {
+    if (!free_.empty()) {
+      const auto s = free_.back();
+      free_.pop_back();
+      return s;
+    }
+    slots_.push_back(std::make_unique<Attempt>(ex_));
+    return static_cast<std::uint32_t>(slots_.size() - 1);
+  }
+
+  // --- other protocols: one coroutine per probe ----------------------------
+
   asio::awaitable<void> pace() {
-    if (interval_ == Clock::duration::zero()) co_return;
     const auto now = Clock::now();
     next_send_ = std::max(next_send_, now);
     const auto mine = next_send_;
@@ -128,7 +295,7 @@ class Dispatcher {
     const Target& t = targets_[idx];
     Observation o;
     for (std::uint32_t attempt = 0; attempt <= settings_.retries; ++attempt) {
-      co_await pace();
+      if (interval_ != Clock::duration::zero()) co_await pace();
       ++attempts_;
       o = co_await tcp_attempt(t.address, t.port, settings_.timeout);
       o.attempts = attempt + 1;
@@ -144,11 +311,19 @@ class Dispatcher {
   std::vector<Observation> results_;
   detail::Latch latch_;
   std::vector<Host> hosts_;
+  std::vector<std::uint32_t> host_of_;
   std::deque<std::uint32_t> ready_;
   std::uint32_t inflight_ = 0;
   std::uint64_t attempts_ = 0;
+  bool pumping_ = false;
   Clock::duration interval_{};
   Clock::time_point next_send_{};
+  std::vector<std::unique_ptr<Attempt>> slots_;
+  std::vector<std::uint32_t> free_;
+  std::deque<Due> deadlines_;
+  asio::steady_timer deadline_timer_;
+  std::deque<Launch> launches_;
+  asio::steady_timer pace_timer_;
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
     auto addr = asio::ip::make_address(name, ec);
     if (!ec) {
       out[name].address = addr;
+      out[name].text = addr.to_string();
     } else {
       out[name].error = "did not resolve";
       lookups.push_back(name);
@@ -70,6 +71,7 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
   co_await state->latch.wait();
   deadline.cancel();
   for (auto& [name, r] : state->found) {
+    if (r.address) r.text = r.address->to_string();
     if (r.error == "did not resolve: Operation canceled") r.error = fmt::format("did not resolve within {} ms", timeout.count());
     out[name] = std::move(r);
   }

@@ -1,9 +1,10 @@
 // One TCP connect attempt.
 //
-// States of the actor: opening the socket -> connecting (a deadline timer
-// armed beside it) -> classified. The timer cancels the connect when it
-// fires; the connect's own completion then says "aborted", which we read as
-// silence. A completed handshake is `open` (syn-ack). A failed connect is
+// States of the actor: opening the socket -> connecting (non-blocking
+// connect, then waiting for writability with a deadline timer armed beside
+// it) -> classified. The timer cancels the wait when it fires; the wait's own
+// completion then says "aborted", which we read as silence. A connect that
+// fails at once (no route) is classified without waiting. A completed handshake is `open` (syn-ack). A failed connect is
 // classified from the ICMP error the kernel queued for the socket
 // (IP_RECVERR/IPV6_RECVERR): that is how port-unreach, admin-prohibited,
 // host-unreach and net-unreach are told apart, which errno alone cannot do.
@@ -26,6 +27,7 @@
 #include <fmt/format.h>
 
 #include "icmp_codes.hpp"
+#include "tcp_connect.hpp"
 #include "portdrift/probe/engine.hpp"
 
 namespace portdrift::probe {
@@ -34,8 +36,10 @@ using asio::ip::tcp;
 
 namespace {
 
+using detail::IcmpError;
+
 // Reads the first ICMP error queued on `fd`, if any.
-std::optional<detail::IcmpError> queued_icmp(int fd) {
+std::optional<IcmpError> queued_icmp(int fd) {
   std::array<char, 512> control{};
   std::array<char, 64> data{};
   iovec iov{data.data(), data.size()};
@@ -51,8 +55,8 @@ std::optional<detail::IcmpError> queued_icmp(int fd) {
     if (!v4 && !v6) continue;
     sock_extended_err ee{};
     std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
-    if (ee.ee_origin == SO_EE_ORIGIN_ICMP) return detail::IcmpError{false, ee.ee_type, ee.ee_code};
-    if (ee.ee_origin == SO_EE_ORIGIN_ICMP6) return detail::IcmpError{true, ee.ee_type, ee.ee_code};
+    if (ee.ee_origin == SO_EE_ORIGIN_ICMP) return IcmpError{false, ee.ee_type, ee.ee_code};
+    if (ee.ee_origin == SO_EE_ORIGIN_ICMP6) return IcmpError{true, ee.ee_type, ee.ee_code};
   }
   return std::nullopt;
 }
@@ -72,29 +76,82 @@ void classify_errno(const boost::system::error_code& ec, Observation& o) {
 
 }  // namespace
 
-asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_t port,
-                                         std::chrono::milliseconds timeout) {
-  Observation o;
-  o.address = address.to_string();
-  o.attempts = 1;
-  const auto ex = co_await asio::this_coro::executor;
-  const tcp::endpoint ep(address, port);
-  tcp::socket sock(ex);
-  boost::system::error_code ec;
-  sock.open(ep.protocol(), ec);
-  if (ec) {
-    o.detail = fmt::format("cannot open a socket: {}", ec.message());
-    co_return o;
+namespace detail {
+
+ConnectStart start_connect(const tcp::endpoint& ep) {
+  ConnectStart out;
+  // Non-blocking at birth and connected here rather than through
+  // async_connect, which would add an ioctl and a poll per probe.
+  const int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    out.done.emplace();
+    out.done->attempts = 1;
+    out.done->detail = fmt::format("cannot open a socket: {}", std::strerror(errno));
+    return out;
   }
   const int on = 1;
-  const int fd = sock.native_handle();
-  if (address.is_v4()) {
+  if (ep.address().is_v4()) {
     ::setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
   } else {
     ::setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
   }
+  if (::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0 || errno == EINPROGRESS) {
+    out.fd = fd;
+    return out;
+  }
+  Observation o;
+  o.attempts = 1;
+  classify_errno(boost::system::error_code(errno, boost::system::system_category()), o);  // e.g. no route
+  if (o.state != PortState::unknown) o.rtt = std::chrono::microseconds(0);
+  ::close(fd);
+  out.done = std::move(o);
+  return out;
+}
 
-  asio::steady_timer deadline(ex, timeout);
+Observation finish_connect(int fd, std::chrono::microseconds elapsed) {
+  Observation o;
+  o.attempts = 1;
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+  if (err == 0) {
+    o.state = PortState::open;
+    o.reason = Reason::syn_ack;
+  } else if (auto icmp = queued_icmp(fd)) {
+    classify_icmp(*icmp, o.state, o.reason);
+  } else {
+    classify_errno(boost::system::error_code(err, boost::system::system_category()), o);
+  }
+  if (o.state != PortState::unknown) o.rtt = elapsed;
+  return o;
+}
+
+Observation silent_connect() {
+  Observation o;
+  o.attempts = 1;
+  o.state = PortState::filtered;
+  o.reason = Reason::no_response;
+  return o;
+}
+
+}  // namespace detail
+
+asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_t port,
+                                         std::chrono::milliseconds timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  auto begun = detail::start_connect(tcp::endpoint(address, port));
+  if (begun.done) co_return std::move(*begun.done);
+  tcp::socket sock(co_await asio::this_coro::executor);
+  boost::system::error_code ec;
+  sock.assign(address.is_v4() ? tcp::v4() : tcp::v6(), begun.fd, ec);
+  if (ec) {
+    ::close(begun.fd);
+    Observation o;
+    o.attempts = 1;
+    o.detail = fmt::format("cannot watch the socket: {}", ec.message());
+    co_return o;
+  }
+  asio::steady_timer deadline(sock.get_executor(), timeout);
   bool timed_out = false;
   deadline.async_wait([&sock, &timed_out](const boost::system::error_code& e) {
     if (!e) {
@@ -103,29 +160,12 @@ asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_
       sock.cancel(ignored);
     }
   });
-  const auto start = std::chrono::steady_clock::now();
-  auto [cec] = co_await sock.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, asio::as_tuple(asio::use_awaitable));
   deadline.cancel();
-
-  if (!cec) {
-    o.state = PortState::open;
-    o.reason = Reason::syn_ack;
-    o.rtt = elapsed;
-    sock.close(ec);
-    co_return o;
-  }
-  if (timed_out || cec == asio::error::operation_aborted) {
-    o.state = PortState::filtered;
-    o.reason = Reason::no_response;
-    co_return o;
-  }
-  if (auto icmp = queued_icmp(fd)) {
-    detail::classify_icmp(*icmp, o.state, o.reason);
-  } else {
-    classify_errno(cec, o);
-  }
-  if (o.state != PortState::unknown) o.rtt = elapsed;
+  if (timed_out || wec == asio::error::operation_aborted) co_return detail::silent_connect();
+  auto o = detail::finish_connect(
+      begun.fd, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
+  sock.close(ec);
   co_return o;
 }
 

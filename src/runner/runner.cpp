@@ -44,6 +44,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
   for (std::size_t t = 0; t < observations.size(); ++t) {
     auto& r = pass.results[target_of[t]];
     r.observation = std::move(observations[t]);
+    r.observation.address = resolved.at(r.check->target).text;
     r.outcome = verdict::judge(r.check->expect, r.observation);
   }
   pass.duration =

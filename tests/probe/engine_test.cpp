@@ -60,7 +60,6 @@ TEST(Engine, OpenAndClosedOnLoopbackInTargetOrder) {
       EXPECT_EQ(obs[i].reason, Reason::conn_refused);
     }
     EXPECT_EQ(obs[i].attempts, 1U) << "an answered probe is never retried";
-    EXPECT_EQ(obs[i].address, "127.0.0.1");
   }
   EXPECT_EQ(stats.attempts, 50U);
   EXPECT_GE(stats.concurrency, 1U);
@@ -77,7 +76,6 @@ TEST(Engine, Ipv6Loopback) {
   const Target t{asio::ip::make_address("::1"), acc.local_endpoint().port(), Protocol::tcp};
   auto obs = run(io, probe_all(std::span(&t, 1), Settings{}));
   EXPECT_EQ(obs.at(0).state, PortState::open);
-  EXPECT_EQ(obs.at(0).address, "::1");
 }
 
 TEST(Engine, PacesAttemptsToMaxRate) {

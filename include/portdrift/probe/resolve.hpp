@@ -16,6 +16,7 @@ namespace portdrift::probe {
 
 struct Resolution {
   std::optional<boost::asio::ip::address> address;  // first IPv4 answer, else first IPv6
+  std::string text;                                 // address, formatted once for reports
   std::string error;                                // set when address is empty
 };
 

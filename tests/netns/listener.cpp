@@ -96,7 +96,7 @@ int bind_listener(const Endpoint& ep, std::string_view text) {
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) != 0) {
     fail("cannot bind " + std::string(text) + ": " + std::strerror(errno));
   }
-  if (::listen(fd, 128) != 0) fail("cannot listen on " + std::string(text) + ": " + std::strerror(errno));
+  if (::listen(fd, 65535) != 0) fail("cannot listen on " + std::string(text) + ": " + std::strerror(errno));
   return fd;
 }
 

@@ -14,6 +14,7 @@ namespace portdrift::catalog {
 using config::index_path;
 using config::join_path;
 using config::MapView;
+using config::Node;
 using config::YamlReader;
 
 const Product* Catalog::product(std::string_view id) const noexcept {
@@ -55,17 +56,17 @@ bool valid_id(std::string_view id) {
 struct Required {
   YamlReader& r;
   const MapView& m;
-  const YAML::Node& node;
+  const Node& node;
   const std::string& path;
 
-  std::optional<YAML::Node> operator()(std::string_view key) const {
+  std::optional<Node> operator()(std::string_view key) const {
     auto n = m.get(key);
     if (!n) r.error(node, join_path(path, key), "missing (required on every flow)");
     return n;
   }
 };
 
-void read_flow(YamlReader& r, const YAML::Node& node, const std::string& path, const Product& product,
+void read_flow(YamlReader& r, const Node& node, const std::string& path, const Product& product,
                std::vector<Flow>& out) {
   auto m = r.mapping(node, path,
                      {"id", "component", "protocol", "ports", "icmp_type", "from", "to", "direction", "service",
@@ -114,7 +115,7 @@ void read_flow(YamlReader& r, const YAML::Node& node, const std::string& path, c
       ok = false;
     } else if (auto p = r.ports(*n, join_path(path, "ports"))) {
       f.ports = std::move(*p);
-      f.ports_text = n->Scalar();
+      f.ports_text = std::string(n->Scalar());
     } else {
       ok = false;
     }

@@ -9,7 +9,7 @@
 namespace portdrift::config {
 namespace {
 
-std::vector<Named> named_list(YamlReader& r, const YAML::Node& node, const std::string& path) {
+std::vector<Named> named_list(YamlReader& r, const Node& node, const std::string& path) {
   std::vector<Named> out;
   std::size_t i = 0;
   for (auto& [value, pos] : r.string_list(node, path)) {
@@ -27,7 +27,7 @@ void set_uint(YamlReader& r, const MapView& m, std::string_view key, const std::
   }
 }
 
-void read_defaults(YamlReader& r, const YAML::Node& node, Defaults& d) {
+void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
   const std::string path = "defaults";
   auto m = r.mapping(node, path,
                      {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity",
@@ -46,7 +46,7 @@ void read_defaults(YamlReader& r, const YAML::Node& node, Defaults& d) {
   }
 }
 
-void read_daemon(YamlReader& r, const YAML::Node& node, DaemonSettings& d) {
+void read_daemon(YamlReader& r, const Node& node, DaemonSettings& d) {
   const std::string path = "daemon";
   auto m = r.mapping(node, path, {"state_file", "metrics_listen", "summary_interval_s"});
   if (!m) return;
@@ -72,7 +72,7 @@ void read_daemon(YamlReader& r, const YAML::Node& node, DaemonSettings& d) {
   set_uint(r, *m, "summary_interval_s", path, d.summary_interval_s, 1, 86'400);
 }
 
-void read_vantage(YamlReader& r, const YAML::Node& node, Vantage& v) {
+void read_vantage(YamlReader& r, const Node& node, Vantage& v) {
   auto m = r.mapping(node, "vantage", {"host", "roles"});
   if (!m) return;
   if (auto n = m->get("host")) {
@@ -82,7 +82,7 @@ void read_vantage(YamlReader& r, const YAML::Node& node, Vantage& v) {
   if (!v.host && v.roles.empty()) r.error(node, "vantage", "needs `host` (a host of `hosts`) or `roles`, or both");
 }
 
-void read_flows(YamlReader& r, const YAML::Node& node, std::vector<FlowSetting>& flows) {
+void read_flows(YamlReader& r, const Node& node, std::vector<FlowSetting>& flows) {
   auto m = r.any_mapping(node, "flows");
   if (!m) return;
   for (const auto& e : m->entries()) {
@@ -100,7 +100,7 @@ void read_flows(YamlReader& r, const YAML::Node& node, std::vector<FlowSetting>&
   }
 }
 
-void read_check(YamlReader& r, const YAML::Node& node, const std::string& path, std::vector<ExplicitCheck>& out) {
+void read_check(YamlReader& r, const Node& node, const std::string& path, std::vector<ExplicitCheck>& out) {
   auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name"});
   if (!m) return;
   ExplicitCheck c;
@@ -141,7 +141,7 @@ void read_check(YamlReader& r, const YAML::Node& node, const std::string& path, 
   if (ok) out.push_back(std::move(c));
 }
 
-void read_overrides(YamlReader& r, const YAML::Node& node, const std::string& path, Host& h) {
+void read_overrides(YamlReader& r, const Node& node, const std::string& path, Host& h) {
   auto m = r.any_mapping(node, path);
   if (!m) return;
   for (const auto& e : m->entries()) {
@@ -157,7 +157,7 @@ void read_overrides(YamlReader& r, const YAML::Node& node, const std::string& pa
   }
 }
 
-void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, std::vector<Host>& hosts) {
+void read_host(YamlReader& r, const Node& node, const std::string& path, std::vector<Host>& hosts) {
   auto m = r.mapping(node, path,
                      {"name", "address", "addresses", "roles", "port_overrides", "severity", "interval_s", "checks"});
   if (!m) return;
@@ -205,7 +205,7 @@ void read_host(YamlReader& r, const YAML::Node& node, const std::string& path, s
   hosts.push_back(std::move(h));
 }
 
-void read_root(YamlReader& r, const YAML::Node& root, Topology& t) {
+void read_root(YamlReader& r, const Node& root, Topology& t) {
   auto m = r.mapping(root, "", {"version", "products", "vantage", "defaults", "daemon", "flows", "hosts"});
   if (!m) return;
   if (auto n = m->get("version")) r.integer(*n, "version", 1, 1);

@@ -17,46 +17,30 @@ std::string join_path(std::string_view parent, std::string_view key) {
 
 std::string index_path(std::string_view parent, std::size_t index) { return fmt::format("{}[{}]", parent, index); }
 
-std::optional<YAML::Node> MapView::get(std::string_view key) const {
+std::optional<Node> MapView::get(std::string_view key) const {
   for (const auto& e : entries_) {
     if (e.key == key) return e.value;
   }
   return std::nullopt;
 }
 
-SourcePos YamlReader::pos(const YAML::Node& node) noexcept {
-  const auto mark = node.Mark();
-  if (mark.is_null()) return {};
-  return {mark.line + 1, mark.column + 1};
-}
+SourcePos YamlReader::pos(const Node& node) noexcept { return node.pos(); }
 
 void YamlReader::error(SourcePos p, std::string_view key_path, std::string message) {
   out_.push_back(Diagnostic{file_, p, std::string(key_path), std::move(message)});
 }
 
-void YamlReader::error(const YAML::Node& at, std::string_view key_path, std::string message) {
+void YamlReader::error(const Node& at, std::string_view key_path, std::string message) {
   error(pos(at), key_path, std::move(message));
 }
 
-std::optional<YAML::Node> YamlReader::load_text(std::string_view text) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    error(SourcePos{e.mark.line + 1, e.mark.column + 1}, "", fmt::format("not valid YAML: {}", e.msg));
-    return std::nullopt;
-  } catch (const YAML::Exception& e) {
-    error(SourcePos{}, "", fmt::format("not valid YAML: {}", e.msg));
-    return std::nullopt;
-  }
-  if (!root.IsDefined() || root.IsNull()) {
-    error(SourcePos{}, "", "the file is empty: expected a YAML mapping");
-    return std::nullopt;
-  }
+std::optional<Node> YamlReader::load_text(std::string_view text) {
+  Node root = doc_.parse(std::string(text), file_, out_);
+  if (!root.IsDefined()) return std::nullopt;
   return root;
 }
 
-std::optional<YAML::Node> YamlReader::load_file(const std::string& path) {
+std::optional<Node> YamlReader::load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error(SourcePos{}, "", "cannot open file (missing or unreadable)");
@@ -76,7 +60,7 @@ std::optional<YAML::Node> YamlReader::load_file(const std::string& path) {
   return load_text(text);
 }
 
-std::optional<MapView> YamlReader::read_map(const YAML::Node& node, std::string_view key_path,
+std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view key_path,
                                             const std::initializer_list<std::string_view>* allowed) {
   if (!node.IsMap()) {
     error(node, key_path, node.IsNull() ? "expected a mapping, found nothing" : "expected a mapping");
@@ -84,13 +68,13 @@ std::optional<MapView> YamlReader::read_map(const YAML::Node& node, std::string_
   }
   MapView view;
   std::unordered_set<std::string> seen;
-  for (const auto& kv : node) {
-    const YAML::Node& key = kv.first;
+  for (const auto& kv : node.pairs()) {
+    const Node& key = kv.first;
     if (!key.IsScalar()) {
       error(key, key_path, "mapping keys must be plain scalars");
       continue;
     }
-    const std::string name = key.Scalar();
+    const std::string name(key.Scalar());
     const std::string path = join_path(key_path, name);
     if (!seen.insert(name).second) {
       error(key, path, "duplicate key");
@@ -107,26 +91,26 @@ std::optional<MapView> YamlReader::read_map(const YAML::Node& node, std::string_
   return view;
 }
 
-std::optional<MapView> YamlReader::mapping(const YAML::Node& node, std::string_view key_path,
+std::optional<MapView> YamlReader::mapping(const Node& node, std::string_view key_path,
                                            std::initializer_list<std::string_view> allowed) {
   return read_map(node, key_path, &allowed);
 }
 
-std::optional<MapView> YamlReader::any_mapping(const YAML::Node& node, std::string_view key_path) {
+std::optional<MapView> YamlReader::any_mapping(const Node& node, std::string_view key_path) {
   return read_map(node, key_path, nullptr);
 }
 
-std::optional<std::string> YamlReader::string(const YAML::Node& node, std::string_view key_path) {
+std::optional<std::string> YamlReader::string(const Node& node, std::string_view key_path) {
   if (!node.IsScalar()) {
     error(node, key_path, "expected a single value (a string)");
     return std::nullopt;
   }
-  return node.Scalar();
+  return std::string(node.Scalar());
 }
 
-std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view key_path) {
+std::optional<bool> YamlReader::boolean(const Node& node, std::string_view key_path) {
   if (node.IsScalar()) {
-    const auto& s = node.Scalar();
+    const auto s = node.Scalar();
     if (s == "true" || s == "yes" || s == "on") return true;
     if (s == "false" || s == "no" || s == "off") return false;
   }
@@ -134,10 +118,10 @@ std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view
   return std::nullopt;
 }
 
-std::optional<std::int64_t> YamlReader::integer(const YAML::Node& node, std::string_view key_path,
+std::optional<std::int64_t> YamlReader::integer(const Node& node, std::string_view key_path,
                                                 std::int64_t min, std::int64_t max) {
   if (node.IsScalar()) {
-    const auto& s = node.Scalar();
+    const auto s = node.Scalar();
     std::int64_t value = 0;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
     if (!s.empty() && ec == std::errc{} && ptr == s.data() + s.size()) {
@@ -150,11 +134,11 @@ std::optional<std::int64_t> YamlReader::integer(const YAML::Node& node, std::str
   return std::nullopt;
 }
 
-std::vector<std::pair<std::string, SourcePos>> YamlReader::string_list(const YAML::Node& node,
+std::vector<std::pair<std::string, SourcePos>> YamlReader::string_list(const Node& node,
                                                                        std::string_view key_path) {
   std::vector<std::pair<std::string, SourcePos>> out;
   if (node.IsScalar()) {
-    out.emplace_back(node.Scalar(), pos(node));
+    out.emplace_back(std::string(node.Scalar()), pos(node));
     return out;
   }
   if (!node.IsSequence()) {
@@ -169,7 +153,7 @@ std::vector<std::pair<std::string, SourcePos>> YamlReader::string_list(const YAM
   return out;
 }
 
-std::optional<PortSpec> YamlReader::ports(const YAML::Node& node, std::string_view key_path) {
+std::optional<PortSpec> YamlReader::ports(const Node& node, std::string_view key_path) {
   if (!node.IsScalar()) {
     error(node, key_path, "expected a port (443), a list (\"137,138\") or a range (\"2701-2704\")");
     return std::nullopt;
@@ -182,7 +166,7 @@ std::optional<PortSpec> YamlReader::ports(const YAML::Node& node, std::string_vi
 
 namespace {
 template <typename T, typename Parse>
-std::optional<T> enum_value(YamlReader& r, const YAML::Node& node, std::string_view key_path, Parse parse,
+std::optional<T> enum_value(YamlReader& r, const Node& node, std::string_view key_path, Parse parse,
                             std::string_view choices) {
   if (node.IsScalar()) {
     if (auto v = parse(node.Scalar())) return v;
@@ -194,13 +178,13 @@ std::optional<T> enum_value(YamlReader& r, const YAML::Node& node, std::string_v
 }
 }  // namespace
 
-std::optional<Protocol> YamlReader::protocol(const YAML::Node& node, std::string_view key_path) {
+std::optional<Protocol> YamlReader::protocol(const Node& node, std::string_view key_path) {
   return enum_value<Protocol>(*this, node, key_path, parse_protocol, "tcp, udp, icmp");
 }
-std::optional<Expect> YamlReader::expect(const YAML::Node& node, std::string_view key_path) {
+std::optional<Expect> YamlReader::expect(const Node& node, std::string_view key_path) {
   return enum_value<Expect>(*this, node, key_path, parse_expect, "open, closed, filtered, blocked");
 }
-std::optional<Severity> YamlReader::severity(const YAML::Node& node, std::string_view key_path) {
+std::optional<Severity> YamlReader::severity(const Node& node, std::string_view key_path) {
   return enum_value<Severity>(*this, node, key_path, parse_severity, "warning, critical");
 }
 

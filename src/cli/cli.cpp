@@ -251,8 +251,11 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration};
-  out << (a.format == Format::json ? report::json(view)
-                                   : report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems));
+  if (a.format == Format::json) {
+    report::write_json(view, out);
+  } else {
+    out << report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems);
+  }
   return static_cast<int>(view.summary.status);
 }
 

@@ -1,13 +1,31 @@
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "portdrift/report/report.hpp"
 
 namespace portdrift::report {
 
-std::string json(const RunView& run) {
+void write_json(const RunView& run, std::ostream& out) {
   using json = nlohmann::ordered_json;
   const auto& s = run.summary;
-  json checks = json::array();
+  json head = {
+      {"status", verdict::to_string(s.status)},
+      {"exit_code", static_cast<int>(s.status)},
+      {"summary",
+       {{"checks", s.checks},
+        {"ok", s.ok},
+        {"drift_critical", s.drift_critical},
+        {"drift_warning", s.drift_warning},
+        {"errors", s.errors},
+        {"skipped", run.plan.skipped.size()}}},
+      {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
+  };
+  std::string text = head.dump(2);
+  text.pop_back();  // reopen the object: "\n}" -> "\n"
+  text.pop_back();
+  out << text << ",\n  \"checks\": [";
+  const char* sep = "\n    ";
   for (const auto& r : run.results) {
     const auto& c = *r.check;
     const auto& o = r.observation;
@@ -29,31 +47,27 @@ std::string json(const RunView& run) {
         {"label", c.label},
     };
     if (!o.detail.empty()) item["detail"] = o.detail;
-    checks.push_back(std::move(item));
+    out << sep << item.dump();
+    sep = ",\n    ";
   }
-  json skipped = json::array();
+  out << (run.results.empty() ? "]" : "\n  ]") << ",\n  \"skipped\": [";
+  sep = "\n    ";
   for (const auto& k : run.plan.skipped) {
-    skipped.push_back({{"host", k.host},
+    const json item = {{"host", k.host},
                        {"catalog_id", k.flow_id.empty() ? json(nullptr) : json(k.flow_id)},
                        {"protocol", to_string(k.protocol)},
                        {"ports", k.ports},
-                       {"why", k.why}});
+                       {"why", k.why}};
+    out << sep << item.dump();
+    sep = ",\n    ";
   }
-  json doc = {
-      {"status", verdict::to_string(s.status)},
-      {"exit_code", static_cast<int>(s.status)},
-      {"summary",
-       {{"checks", s.checks},
-        {"ok", s.ok},
-        {"drift_critical", s.drift_critical},
-        {"drift_warning", s.drift_warning},
-        {"errors", s.errors},
-        {"skipped", run.plan.skipped.size()}}},
-      {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
-      {"checks", std::move(checks)},
-      {"skipped", std::move(skipped)},
-  };
-  return doc.dump(2) + "\n";
+  out << (run.plan.skipped.empty() ? "]" : "\n  ]") << "\n}\n";
+}
+
+std::string json(const RunView& run) {
+  std::ostringstream out;
+  write_json(run, out);
+  return out.str();
 }
 
 std::string json_unknown(std::string_view summary, const Diagnostics& diagnostics) {

@@ -4,6 +4,7 @@
 // Formatting only: no I/O, no decisions (the verdict module made them).
 
 #include <chrono>
+#include <iosfwd>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +28,9 @@ enum class Detail { problems, all };
 // `PORTDRIFT STATUS - summary | perfdata` then one line per drift/error
 // (every check with Detail::all), then a line on what was not probed.
 std::string nagios(const RunView& run, Detail detail);
+// JSON, streamed: one compact line per check, so 100k checks never sit in
+// memory as a document.
+void write_json(const RunView& run, std::ostream& out);
 std::string json(const RunView& run);
 
 // Output for a run that could not start (bad configuration): UNKNOWN.

@@ -5,8 +5,9 @@
 // and on the Nagios text where the wording matters to an operator.
 //
 // Nothing leaves the test bed: every target is in 198.18.0.0/15 or
-// 2001:2::/48 on the bed's own segment, or 198.19.0.0/16, which the scanner
-// has no route to. Without root/ip/nft the tests skip (fail when CI=true).
+// 2001:2::/48, on the bed's own segment or in 198.19.0.0/16, which the
+// scanner reaches only through a host of the bed acting as a router, or not
+// at all. Without root/ip/nft the tests skip (fail when CI=true).
 
 #include <signal.h>
 #include <unistd.h>
@@ -16,7 +17,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <random>
 #include <set>
 #include <sstream>

@@ -9,6 +9,8 @@
 namespace portdrift::config {
 namespace {
 
+constexpr std::int64_t kMaxEchoes = 100;  // echo requests per icmp check
+
 std::vector<Named> named_list(YamlReader& r, const Node& node, const std::string& path) {
   std::vector<Named> out;
   std::size_t i = 0;
@@ -31,6 +33,7 @@ void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
   const std::string path = "defaults";
   auto m = r.mapping(node, path,
                      {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity",
+                      "icmp_ratelimit_ms", "echoes",
                       "interval_s", "confirm", "clear"});
   if (!m) return;
   set_uint(r, *m, "interval_s", path, d.schedule.interval_s, 1, 86'400);
@@ -41,6 +44,8 @@ void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
   set_uint(r, *m, "concurrency", path, d.probe.concurrency, 1, 100'000);
   set_uint(r, *m, "per_host_concurrency", path, d.probe.per_host_concurrency, 1, 10'000);
   set_uint(r, *m, "max_rate", path, d.probe.max_rate, 0, 10'000'000);
+  set_uint(r, *m, "icmp_ratelimit_ms", path, d.probe.icmp_ratelimit_ms, 0, 60'000);
+  set_uint(r, *m, "echoes", path, d.probe.echoes, 1, kMaxEchoes);
   if (auto n = m->get("severity")) {
     if (auto s = r.severity(*n, join_path(path, "severity"))) d.severity = *s;
   }
@@ -82,6 +87,24 @@ void read_vantage(YamlReader& r, const Node& node, Vantage& v) {
   if (!v.host && v.roles.empty()) r.error(node, "vantage", "needs `host` (a host of `hosts`) or `roles`, or both");
 }
 
+std::optional<Silence> read_silence(YamlReader& r, const Node& n, const std::string& path) {
+  if (auto s = r.string(n, path)) {
+    if (auto v = parse_silence(*s)) return v;
+    r.error(n, path, fmt::format("unknown value '{}' (expected one of: warning, critical, ok)", *s));
+  }
+  return std::nullopt;
+}
+
+std::optional<Named> read_payload(YamlReader& r, const Node& n, const std::string& path) {
+  if (auto s = r.string(n, path)) return Named{*s, YamlReader::pos(n), path};
+  return std::nullopt;
+}
+
+std::optional<std::uint32_t> read_echoes(YamlReader& r, const Node& n, const std::string& path) {
+  if (auto v = r.integer(n, path, 1, kMaxEchoes)) return static_cast<std::uint32_t>(*v);
+  return std::nullopt;
+}
+
 void read_flows(YamlReader& r, const Node& node, std::vector<FlowSetting>& flows) {
   auto m = r.any_mapping(node, "flows");
   if (!m) return;
@@ -89,19 +112,22 @@ void read_flows(YamlReader& r, const Node& node, std::vector<FlowSetting>& flows
     const std::string path = join_path("flows", e.key);
     FlowSetting f;
     f.id = Named{e.key, YamlReader::pos(e.key_node), path};
-    auto fm = r.mapping(e.value, path, {"severity", "expect", "enabled"});
+    auto fm = r.mapping(e.value, path, {"severity", "expect", "enabled", "silence", "payload", "echoes"});
     if (!fm) continue;
     if (auto n = fm->get("severity")) f.severity = r.severity(*n, join_path(path, "severity"));
     if (auto n = fm->get("expect")) f.expect = r.expect(*n, join_path(path, "expect"));
     if (auto n = fm->get("enabled")) {
       if (auto b = r.boolean(*n, join_path(path, "enabled"))) f.enabled = *b;
     }
+    if (auto n = fm->get("silence")) f.silence = read_silence(r, *n, join_path(path, "silence"));
+    if (auto n = fm->get("payload")) f.payload = read_payload(r, *n, join_path(path, "payload"));
+    if (auto n = fm->get("echoes")) f.echoes = read_echoes(r, *n, join_path(path, "echoes"));
     flows.push_back(std::move(f));
   }
 }
 
 void read_check(YamlReader& r, const Node& node, const std::string& path, std::vector<ExplicitCheck>& out) {
-  auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name"});
+  auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name", "silence", "payload", "echoes"});
   if (!m) return;
   ExplicitCheck c;
   c.pos = YamlReader::pos(node);
@@ -127,13 +153,42 @@ void read_check(YamlReader& r, const Node& node, const std::string& path, std::v
     r.error(node, join_path(path, "port"), "missing (a port 1-65535, a list or a range)");
     ok = false;
   }
+  const bool icmp = c.protocol == Protocol::icmp;
+  if (icmp) c.expect = Expect::reachable;
+  if (auto n = m->get("port"); n && icmp && ok) {
+    r.error(*n, join_path(path, "port"), "an icmp check has no port (it sends echo requests to the host)");
+    ok = false;
+  }
   if (auto n = m->get("expect")) {
     if (auto e = r.expect(*n, join_path(path, "expect"))) {
-      c.expect = *e;
+      const bool host_expect = *e == Expect::reachable || *e == Expect::unreachable;
+      if (icmp && !host_expect) {
+        r.error(*n, join_path(path, "expect"), fmt::format("'{}' is for ports; an icmp check expects reachable or "
+                                                           "unreachable", to_string(*e)));
+        ok = false;
+      } else if (!icmp && host_expect) {
+        r.error(*n, join_path(path, "expect"), fmt::format("'{}' is for icmp checks; a {} port expects open, closed, "
+                                                           "filtered or blocked", to_string(*e), to_string(c.protocol)));
+        ok = false;
+      } else {
+        c.expect = *e;
+      }
     } else {
       ok = false;
     }
   }
+  // Keys that only mean something for one protocol are errors elsewhere, not silently ignored.
+  auto only_for = [&](std::string_view key, Protocol p) {
+    auto n = m->get(key);
+    if (n && c.protocol != p) {
+      r.error(*n, join_path(path, key), fmt::format("only {} checks take `{}`", to_string(p), key));
+      ok = false;
+    }
+    return n && c.protocol == p ? n : std::nullopt;
+  };
+  if (auto n = only_for("silence", Protocol::udp)) c.silence = read_silence(r, *n, join_path(path, "silence"));
+  if (auto n = only_for("payload", Protocol::udp)) c.payload = read_payload(r, *n, join_path(path, "payload"));
+  if (auto n = only_for("echoes", Protocol::icmp)) c.echoes = read_echoes(r, *n, join_path(path, "echoes"));
   if (auto n = m->get("severity")) c.severity = r.severity(*n, join_path(path, "severity"));
   if (auto n = m->get("name")) {
     if (auto s = r.string(*n, join_path(path, "name"))) c.name = *s;
@@ -159,7 +214,8 @@ void read_overrides(YamlReader& r, const Node& node, const std::string& path, Ho
 
 void read_host(YamlReader& r, const Node& node, const std::string& path, std::vector<Host>& hosts) {
   auto m = r.mapping(node, path,
-                     {"name", "address", "addresses", "roles", "port_overrides", "severity", "interval_s", "checks"});
+                     {"name", "address", "addresses", "roles", "port_overrides", "severity", "interval_s",
+                      "icmp_ratelimit_ms", "checks"});
   if (!m) return;
   Host h;
   h.pos = YamlReader::pos(node);
@@ -189,6 +245,11 @@ void read_host(YamlReader& r, const Node& node, const std::string& path, std::ve
   if (auto n = m->get("severity")) h.severity = r.severity(*n, join_path(path, "severity"));
   if (auto n = m->get("interval_s")) {
     if (auto v = r.integer(*n, join_path(path, "interval_s"), 1, 86'400)) h.interval_s = static_cast<std::uint32_t>(*v);
+  }
+  if (auto n = m->get("icmp_ratelimit_ms")) {
+    if (auto v = r.integer(*n, join_path(path, "icmp_ratelimit_ms"), 0, 60'000)) {
+      h.icmp_ratelimit_ms = static_cast<std::uint32_t>(*v);
+    }
   }
   if (auto n = m->get("checks")) {
     const std::string cpath = join_path(path, "checks");

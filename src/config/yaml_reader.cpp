@@ -182,7 +182,8 @@ std::optional<Protocol> YamlReader::protocol(const Node& node, std::string_view 
   return enum_value<Protocol>(*this, node, key_path, parse_protocol, "tcp, udp, icmp");
 }
 std::optional<Expect> YamlReader::expect(const Node& node, std::string_view key_path) {
-  return enum_value<Expect>(*this, node, key_path, parse_expect, "open, closed, filtered, blocked");
+  return enum_value<Expect>(*this, node, key_path, parse_expect,
+                              "open, closed, filtered, blocked, reachable, unreachable");
 }
 std::optional<Severity> YamlReader::severity(const Node& node, std::string_view key_path) {
   return enum_value<Severity>(*this, node, key_path, parse_severity, "warning, critical");

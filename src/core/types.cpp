@@ -16,10 +16,16 @@ std::optional<E> lookup(const std::array<std::pair<std::string_view, E>, N>& tab
 
 constexpr std::array<std::pair<std::string_view, Protocol>, 3> kProtocols{{
     {"tcp", Protocol::tcp}, {"udp", Protocol::udp}, {"icmp", Protocol::icmp}}};
-constexpr std::array<std::pair<std::string_view, Expect>, 4> kExpects{{
-    {"open", Expect::open}, {"closed", Expect::closed}, {"filtered", Expect::filtered}, {"blocked", Expect::blocked}}};
+constexpr std::array<std::pair<std::string_view, Expect>, 6> kExpects{{{"open", Expect::open},
+                                                                       {"closed", Expect::closed},
+                                                                       {"filtered", Expect::filtered},
+                                                                       {"blocked", Expect::blocked},
+                                                                       {"reachable", Expect::reachable},
+                                                                       {"unreachable", Expect::unreachable}}};
 constexpr std::array<std::pair<std::string_view, Severity>, 2> kSeverities{{
     {"warning", Severity::warning}, {"critical", Severity::critical}}};
+constexpr std::array<std::pair<std::string_view, Silence>, 3> kSilences{{
+    {"warning", Silence::warning}, {"critical", Silence::critical}, {"ok", Silence::ok}}};
 
 }  // namespace
 
@@ -39,6 +45,8 @@ std::string_view to_string(PortState s) noexcept {
     case PortState::filtered: return "filtered";
     case PortState::open_filtered: return "open|filtered";
     case PortState::unknown: return "unknown";
+    case PortState::up: return "up";
+    case PortState::down: return "down";
   }
   return "?";
 }
@@ -57,6 +65,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::net_prohibited: return "net-prohibited";
     case Reason::time_exceeded: return "time-exceeded";
     case Reason::udp_response: return "udp-response";
+    case Reason::echo_reply: return "echo-reply";
     case Reason::resolve_failed: return "resolve-failed";
     case Reason::local_error: return "local-error";
   }
@@ -69,6 +78,8 @@ std::string_view to_string(Expect e) noexcept {
     case Expect::closed: return "closed";
     case Expect::filtered: return "filtered";
     case Expect::blocked: return "blocked";
+    case Expect::reachable: return "reachable";
+    case Expect::unreachable: return "unreachable";
   }
   return "?";
 }
@@ -81,8 +92,18 @@ std::string_view to_string(Severity s) noexcept {
   return "?";
 }
 
+std::string_view to_string(Silence s) noexcept {
+  switch (s) {
+    case Silence::warning: return "warning";
+    case Silence::critical: return "critical";
+    case Silence::ok: return "ok";
+  }
+  return "?";
+}
+
 std::optional<Protocol> parse_protocol(std::string_view s) noexcept { return lookup(kProtocols, s); }
 std::optional<Expect> parse_expect(std::string_view s) noexcept { return lookup(kExpects, s); }
 std::optional<Severity> parse_severity(std::string_view s) noexcept { return lookup(kSeverities, s); }
+std::optional<Silence> parse_silence(std::string_view s) noexcept { return lookup(kSilences, s); }
 
 }  // namespace portdrift

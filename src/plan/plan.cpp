@@ -119,12 +119,40 @@ class Builder {
     result_.plan.skipped.push_back(Skipped{h.name, flow ? flow->id : "", p, std::move(ports), std::move(why)});
   }
 
-  static std::string unsupported_why(Protocol p) {
-    return fmt::format("{} probes are not implemented in this version", to_string(p));
+  // What a UDP or ICMP check carries besides its port: how it probes and how silence counts.
+  struct Extras {
+    Silence silence = Silence::warning;
+    probe::payloads::Choice payload;
+    std::uint32_t echo_count = 3;
+    std::uint32_t icmp_ratelimit_ms = 1000;
+  };
+
+  // A `payload:` value from the topology, checked against the registry; nullopt (and a diagnostic) if invalid.
+  std::optional<probe::payloads::Choice> payload_of(const config::Named& n) {
+    std::string why;
+    auto choice = probe::payloads::parse_choice(n.value, why);
+    if (!choice) error(n.pos, n.key_path, why);
+    return choice;
+  }
+
+  Extras extras_for(const Host& h, Protocol proto, std::uint16_t documented_port) const {
+    Extras x;
+    x.icmp_ratelimit_ms = h.icmp_ratelimit_ms.value_or(t_.defaults.probe.icmp_ratelimit_ms);
+    x.echo_count = t_.defaults.probe.echoes;
+    if (proto == Protocol::udp) x.payload = probe::payloads::default_choice(documented_port);
+    return x;
+  }
+
+  // Catalog flows speak of ports; an icmp flow's expectation becomes one about the host.
+  static Expect host_expect(Expect e) noexcept {
+    switch (e) {
+      case Expect::open: case Expect::reachable: return Expect::reachable;
+      default: return Expect::unreachable;
+    }
   }
 
   void add(std::uint32_t host_index, const Host& h, Protocol proto, std::uint16_t port, Expect expect, Severity sev,
-           const catalog::Flow* flow, const std::string& label, bool is_explicit) {
+           const catalog::Flow* flow, const std::string& label, bool is_explicit, const Extras& extras) {
     for (std::uint32_t a = 0; a < h.addresses.size(); ++a) {
       const Key key{host_index, a, proto, port};
       auto [it, fresh] = slots_.try_emplace(key);
@@ -136,7 +164,10 @@ class Builder {
         std::vector<std::string> ids;
         if (flow != nullptr) ids.push_back(flow->id);
         if (!fresh && !is_explicit) ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
-        slot.check = Check{host_index, h.name, h.addresses[a].value, proto, port, expect, sev, std::move(ids), label};
+        slot.check = Check{host_index, h.name,        h.addresses[a].value, proto,
+                           port,       expect,        sev,                  std::move(ids),
+                           label,      extras.silence, extras.payload,      extras.echo_count,
+                           extras.icmp_ratelimit_ms};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;
       } else if (!slot.explicit_) {
@@ -150,8 +181,12 @@ class Builder {
     const auto sit = settings_.find(f.id);
     const config::FlowSetting* setting = sit == settings_.end() ? nullptr : sit->second;
     if (setting != nullptr && !setting->enabled) return;
-    if (f.protocol != Protocol::tcp) {
-      skip(h, &f, f.protocol, f.ports_text, unsupported_why(f.protocol));
+    if (f.protocol == Protocol::icmp) {
+      // One echo check per host address.
+      Extras x = extras_for(h, Protocol::icmp, 0);
+      if (setting != nullptr && setting->echoes) x.echo_count = *setting->echoes;
+      const Expect expect = host_expect(setting != nullptr && setting->expect ? *setting->expect : f.expect);
+      add(hi, h, Protocol::icmp, 0, expect, severity_for(h, &f, setting), &f, f.component, false, x);
       return;
     }
     if (f.dynamic) {
@@ -165,10 +200,28 @@ class Builder {
       return;
     }
     const Expect expect = setting != nullptr && setting->expect ? *setting->expect : f.expect;
+    if (expect == Expect::reachable || expect == Expect::unreachable) {
+      if (setting != nullptr && setting->expect) {
+        error(setting->id.pos, setting->id.key_path + ".expect",
+              fmt::format("'{}' is for icmp flows; flow '{}' is {}", to_string(expect), f.id, to_string(f.protocol)));
+      } else {
+        skip(h, &f, f.protocol, f.ports_text, fmt::format("the catalog expects a port to be {}", to_string(expect)));
+      }
+      return;
+    }
     const Severity sev = severity_for(h, &f, setting);
+    std::optional<probe::payloads::Choice> flow_payload;
+    if (setting != nullptr && setting->payload && f.protocol == Protocol::udp) {
+      flow_payload = payload_of(*setting->payload);
+      if (!flow_payload) return;
+    }
     for (const auto& range : f.ports.ranges) {
       for (std::uint32_t p = range.first; p <= range.last; ++p) {
         auto port = static_cast<std::uint16_t>(p);
+        // The payload follows the documented port: a DNS server moved to another port still speaks DNS.
+        Extras x = extras_for(h, f.protocol, port);
+        if (flow_payload) x.payload = *flow_payload;
+        if (setting != nullptr && setting->silence) x.silence = *setting->silence;
         if (f.configurable) {
           for (std::size_t o = 0; o < h.port_overrides.size(); ++o) {
             if (h.port_overrides[o].documented == port) {
@@ -178,7 +231,7 @@ class Builder {
             }
           }
         }
-        add(hi, h, Protocol::tcp, port, expect, sev, &f, f.component, false);
+        add(hi, h, f.protocol, port, expect, sev, &f, f.component, false, x);
       }
     }
   }
@@ -231,15 +284,26 @@ class Builder {
                           kMaxExplicitPorts));
         continue;
       }
-      if (c.protocol != Protocol::tcp) {
-        skip(h, nullptr, c.protocol, c.ports.to_string(), unsupported_why(c.protocol));
-        continue;
-      }
       const Severity sev = c.severity ? *c.severity : severity_for(h, nullptr, nullptr);
       const std::string label = c.name.empty() ? "explicit check" : c.name;
+      if (c.protocol == Protocol::icmp) {
+        Extras x = extras_for(h, Protocol::icmp, 0);
+        if (c.echoes) x.echo_count = *c.echoes;
+        add(hi, h, Protocol::icmp, 0, c.expect, sev, nullptr, label, true, x);
+        continue;
+      }
+      std::optional<probe::payloads::Choice> own;
+      if (c.payload) {
+        own = payload_of(*c.payload);
+        if (!own) continue;
+      }
       for (const auto& range : c.ports.ranges) {
         for (std::uint32_t p = range.first; p <= range.last; ++p) {
-          add(hi, h, c.protocol, static_cast<std::uint16_t>(p), c.expect, sev, nullptr, label, true);
+          const auto port = static_cast<std::uint16_t>(p);
+          Extras x = extras_for(h, c.protocol, port);
+          if (own) x.payload = *own;
+          if (c.silence) x.silence = *c.silence;
+          add(hi, h, c.protocol, port, c.expect, sev, nullptr, label, true, x);
         }
       }
     }

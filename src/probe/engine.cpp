@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <deque>
 #include <memory>
+#include <random>
 #include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
@@ -27,8 +28,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include "icmp_error_budget.hpp"
 #include "latch.hpp"
 #include "portdrift/probe/engine.hpp"
+#include "portdrift/probe/icmp.hpp"
+#include "portdrift/probe/udp.hpp"
 #include "tcp_connect.hpp"
 
 namespace portdrift::probe {
@@ -52,7 +56,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Dispatcher {
+// Shared-owned: a timer's completion that was already queued when the run
+// ended cannot be recalled by cancel(), so timer handlers keep it alive.
+class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  public:
   Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap)
       : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), results_(targets.size()),
@@ -72,6 +78,17 @@ class Dispatcher {
     for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
       for (auto i : hosts_[h].pending) host_of_[i] = h;
     }
+    // UDP attempts to an address are paced by its ICMP error budget (icmp_error_budget.hpp).
+    const auto start = Clock::now();
+    for (auto& host : hosts_) {
+      std::chrono::milliseconds limit{0};
+      for (auto i : host.pending) {
+        if (targets_[i].protocol == Protocol::udp) limit = std::max(limit, targets_[i].icmp_ratelimit);
+      }
+      if (limit > std::chrono::milliseconds::zero()) {
+        host.budget = std::make_unique<detail::IcmpErrorBudget>(ex_, limit, kIcmpBurst, start);
+      }
+    }
     if (settings_.max_rate > 0) {
       interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / settings_.max_rate;
     }
@@ -80,6 +97,8 @@ class Dispatcher {
   asio::awaitable<std::vector<Observation>> run() {
     pump();
     co_await latch_.wait();
+    deadline_timer_.cancel();  // stale entries may still be queued; nothing waits on them now
+    pace_timer_.cancel();
     co_return std::move(results_);
   }
 
@@ -91,7 +110,11 @@ class Dispatcher {
     std::size_t next = 0;
     std::uint32_t inflight = 0;
     bool queued = false;
+    std::unique_ptr<detail::IcmpErrorBudget> budget;  // only for addresses with UDP targets
   };
+
+  // Linux's per-destination ICMP error bucket holds six tokens (XRLIM_BURST_FACTOR).
+  static constexpr std::uint32_t kIcmpBurst = 6;
 
   // One TCP attempt in flight. Pooled: a finished attempt's slot is reused.
   struct Attempt {
@@ -182,7 +205,7 @@ class Dispatcher {
 
   void arm_pace() {
     pace_timer_.expires_at(launches_.front().at);
-    pace_timer_.async_wait([this](const boost::system::error_code& ec) {
+    pace_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
       // One wake-up launches everything due within the next millisecond: the
       // rate over any second is unchanged, and at high rates the process does
@@ -243,6 +266,7 @@ class Dispatcher {
 
   void finish_tcp(std::uint32_t idx, std::uint32_t number, Observation o) {
     o.attempts = number + 1;
+    if (auto& budget = hosts_[host_of_[idx]].budget; budget && from_icmp(o.reason)) budget->note_icmp();
     if (o.reason == Reason::no_response && number < settings_.retries) {
       schedule_tcp(idx, number + 1);  // only silence is worth another try; the slot stays held
       return;
@@ -252,8 +276,8 @@ class Dispatcher {
 
   void arm_deadline() {
     deadline_timer_.expires_at(deadlines_.front().at);
-    deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
+    deadline_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || deadlines_.empty()) return;
       const auto now = Clock::now();
       while (!deadlines_.empty() && deadlines_.front().at <= now) {
         const Due d = deadlines_.front();
@@ -291,8 +315,20 @@ class Dispatcher {
     }
   }
 
+  static bool from_icmp(Reason r) noexcept {
+    switch (r) {
+      case Reason::port_unreach: case Reason::host_unreach: case Reason::net_unreach: case Reason::proto_unreach:
+      case Reason::admin_prohibited: case Reason::host_prohibited: case Reason::net_prohibited:
+      case Reason::time_exceeded:
+        return true;
+      default: return false;
+    }
+  }
+
   asio::awaitable<Observation> probe(std::uint32_t idx) {
     const Target& t = targets_[idx];
+    if (t.protocol == Protocol::udp) co_return co_await probe_udp(idx);
+    if (t.protocol == Protocol::icmp) co_return co_await probe_icmp(idx);
     Observation o;
     for (std::uint32_t attempt = 0; attempt <= settings_.retries; ++attempt) {
       if (interval_ != Clock::duration::zero()) co_await pace();
@@ -300,6 +336,42 @@ class Dispatcher {
       o = co_await tcp_attempt(t.address, t.port, settings_.timeout);
       o.attempts = attempt + 1;
       if (o.reason != Reason::no_response) break;  // only silence is worth another try
+    }
+    co_return o;
+  }
+
+  // ICMP: one echo check; its `echo_count` requests are its attempts, and it is never retried.
+  asio::awaitable<Observation> probe_icmp(std::uint32_t idx) {
+    const Target& t = targets_[idx];
+    if (interval_ != Clock::duration::zero()) co_await pace();
+    attempts_ += t.echo_count;
+    EchoOptions options;
+    options.count = t.echo_count;
+    options.timeout = settings_.timeout;
+    co_return co_await icmp_echo(t.address, options);
+  }
+
+  // UDP: only silence is retried, and silence only counts once at least one
+  // attempt was sent when the target's ICMP error budget was sure to hold a
+  // token (see icmp_error_budget.hpp): a closed port then always shows.
+  asio::awaitable<Observation> probe_udp(std::uint32_t idx) {
+    const Target& t = targets_[idx];
+    auto* budget = hosts_[host_of_[idx]].budget.get();
+    Observation o;
+    bool guaranteed = false;
+    for (std::uint32_t attempt = 0;; ++attempt) {
+      if (interval_ != Clock::duration::zero()) co_await pace();
+      detail::IcmpErrorBudget::Ticket ticket;
+      if (budget != nullptr) ticket = co_await budget->acquire(attempt == 0);
+      guaranteed = guaranteed || ticket.guaranteed;
+      ++attempts_;
+      o = co_await udp_attempt(t.address, t.port, t.payload, settings_.timeout, seed_());
+      o.attempts = attempt + 1;
+      if (budget != nullptr) {
+        budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+      }
+      if (o.reason != Reason::no_response) break;
+      if (attempt >= settings_.retries && guaranteed) break;
     }
     co_return o;
   }
@@ -324,6 +396,7 @@ class Dispatcher {
   asio::steady_timer deadline_timer_;
   std::deque<Launch> launches_;
   asio::steady_timer pace_timer_;
+  std::mt19937_64 seed_{std::random_device{}()};  // IDs and cookies of UDP requests
 };
 
 }  // namespace
@@ -333,11 +406,11 @@ asio::awaitable<std::vector<Observation>> probe_all(std::span<const Target> targ
   if (targets.empty()) co_return std::vector<Observation>{};
   settings.per_host_concurrency = std::max<std::uint32_t>(settings.per_host_concurrency, 1);
   const std::uint32_t cap = std::max<std::uint32_t>(1, std::min(settings.concurrency, fd_budget()));
-  Dispatcher d(co_await asio::this_coro::executor, targets, settings, cap);
-  auto results = co_await d.run();
+  auto d = std::make_shared<Dispatcher>(co_await asio::this_coro::executor, targets, settings, cap);
+  auto results = co_await d->run();
   if (stats != nullptr) {
     stats->concurrency = cap;
-    stats->attempts = d.attempts();
+    stats->attempts = d->attempts();
   }
   co_return results;
 }

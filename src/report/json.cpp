@@ -18,6 +18,7 @@ void write_json(const RunView& run, std::ostream& out) {
         {"drift_critical", s.drift_critical},
         {"drift_warning", s.drift_warning},
         {"errors", s.errors},
+        {"unconfirmed", s.unconfirmed},
         {"skipped", run.plan.skipped.size()}}},
       {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
   };
@@ -34,12 +35,12 @@ void write_json(const RunView& run, std::ostream& out) {
         {"target", c.target},
         {"address", o.address.empty() ? c.target : o.address},
         {"protocol", to_string(c.protocol)},
-        {"port", c.port},
+        {"port", c.protocol == Protocol::icmp ? json(nullptr) : json(c.port)},
         {"expected", to_string(c.expect)},
         {"observed", to_string(o.state)},
         {"reason", to_string(o.reason)},
         {"verdict", verdict::to_string(r.outcome)},
-        {"severity", to_string(c.severity)},
+        {"severity", to_string(verdict::severity_of(r))},
         {"rtt_ms", o.rtt ? json(static_cast<double>(o.rtt->count()) / 1000.0) : json(nullptr)},
         {"attempts", o.attempts},
         {"catalog_id", c.catalog_ids.empty() ? json(nullptr) : json(c.catalog_ids.front())},
@@ -47,6 +48,21 @@ void write_json(const RunView& run, std::ostream& out) {
         {"label", c.label},
     };
     if (!o.detail.empty()) item["detail"] = o.detail;
+    if (c.protocol == Protocol::udp) {
+      item["payload"] = c.payload.label;
+      item["silence"] = to_string(c.silence);
+    }
+    if (!o.reply.empty()) item["reply"] = o.reply;
+    if (o.echo) {
+      const auto ms = [](std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1000.0; };
+      const bool any = o.echo->received > 0;
+      item["echo"] = {{"sent", o.echo->sent},
+                      {"received", o.echo->received},
+                      {"loss_percent", o.echo->loss_percent()},
+                      {"rtt_min_ms", any ? json(ms(o.echo->rtt_min)) : json(nullptr)},
+                      {"rtt_avg_ms", any ? json(ms(o.echo->rtt_avg)) : json(nullptr)},
+                      {"rtt_max_ms", any ? json(ms(o.echo->rtt_max)) : json(nullptr)}};
+    }
     out << sep << item.dump();
     sep = ",\n    ";
   }

@@ -36,7 +36,10 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       r.outcome = verdict::Outcome::error;
       continue;
     }
-    targets.push_back(probe::Target{*res.address, c.port, c.protocol});
+    auto& target = targets.emplace_back(*res.address, c.port, c.protocol);
+    target.payload = c.payload;
+    target.echo_count = c.echo_count;
+    target.icmp_ratelimit = std::chrono::milliseconds(c.icmp_ratelimit_ms);
     target_of.push_back(i);
   }
 
@@ -45,7 +48,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
     auto& r = pass.results[target_of[t]];
     r.observation = std::move(observations[t]);
     r.observation.address = resolved.at(r.check->target).text;
-    r.outcome = verdict::judge(r.check->expect, r.observation);
+    r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
   }
   pass.duration =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);

@@ -7,6 +7,7 @@ std::string_view to_string(Outcome o) noexcept {
     case Outcome::ok: return "ok";
     case Outcome::drift: return "drift";
     case Outcome::error: return "error";
+    case Outcome::unconfirmed: return "unconfirmed";
   }
   return "?";
 }
@@ -25,17 +26,30 @@ bool satisfies(Expect expected, PortState observed) noexcept {
   switch (expected) {
     case Expect::open: return observed == PortState::open;
     case Expect::closed: return observed == PortState::closed;
-    case Expect::filtered: return observed == PortState::filtered;
+    case Expect::filtered: return observed == PortState::filtered || observed == PortState::open_filtered;
     case Expect::blocked:
       return observed == PortState::closed || observed == PortState::filtered ||
              observed == PortState::open_filtered;
+    case Expect::reachable: return observed == PortState::up;
+    case Expect::unreachable: return observed == PortState::down;
   }
   return false;
 }
 
-Outcome judge(Expect expected, const Observation& observed) noexcept {
+Outcome judge(Expect expected, const Observation& observed, Silence silence) noexcept {
   if (observed.state == PortState::unknown) return Outcome::error;
-  return satisfies(expected, observed.state) ? Outcome::ok : Outcome::drift;
+  if (satisfies(expected, observed.state)) return Outcome::ok;
+  if (expected == Expect::open && observed.state == PortState::open_filtered) {
+    return silence == Silence::ok ? Outcome::ok : Outcome::unconfirmed;
+  }
+  return Outcome::drift;
+}
+
+Severity severity_of(const CheckResult& r) noexcept {
+  if (r.outcome == Outcome::unconfirmed) {
+    return r.check->silence == Silence::critical ? Severity::critical : Severity::warning;
+  }
+  return r.check->severity;
 }
 
 Summary summarize(std::span<const CheckResult> results) noexcept {
@@ -48,9 +62,11 @@ Summary summarize(std::span<const CheckResult> results) noexcept {
       ++s.ok;
       continue;
     }
-    const bool is_critical = r.check->severity == Severity::critical;
+    const bool is_critical = severity_of(r) == Severity::critical;
     if (r.outcome == Outcome::error) {
       ++s.errors;
+    } else if (r.outcome == Outcome::unconfirmed) {
+      ++s.unconfirmed;
     } else if (is_critical) {
       ++s.drift_critical;
     } else {

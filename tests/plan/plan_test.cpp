@@ -77,15 +77,21 @@ hosts:
   EXPECT_EQ(find(p, "w1", 8765)->expect, Expect::blocked);      // from: any
   for (std::uint16_t port = 2701; port <= 2704; ++port) EXPECT_NE(find(p, "w1", port), nullptr) << port;
   EXPECT_EQ(find(p, "d1", 1433), nullptr);  // web -> db is not this vantage's flow
-  EXPECT_EQ(p.checks.size(), 7U);
-  // Dynamic ranges, large ranges and UDP are listed as skipped, never expanded.
-  ASSERT_EQ(p.skipped.size(), 3U);
+  EXPECT_EQ(p.checks.size(), 8U);
+  // UDP flows are probed, with the registry's payload for their port.
+  const auto* dns = find(p, "w1", 53);
+  ASSERT_NE(dns, nullptr);
+  EXPECT_EQ(dns->protocol, Protocol::udp);
+  ASSERT_NE(dns->payload.builtin, nullptr);
+  EXPECT_EQ(dns->payload.builtin->name, "dns");
+  EXPECT_EQ(dns->silence, Silence::warning);
+  // Dynamic ranges and large ranges are listed as skipped, never expanded.
+  ASSERT_EQ(p.skipped.size(), 2U);
   std::vector<std::string> why;
   for (const auto& s : p.skipped) why.push_back(s.flow_id + ": " + s.why);
   std::sort(why.begin(), why.end());
   EXPECT_NE(why[0].find("shop-big: range of 444 ports"), std::string::npos) << why[0];
-  EXPECT_NE(why[1].find("shop-dns: udp probes are not implemented"), std::string::npos) << why[1];
-  EXPECT_NE(why[2].find("shop-rpc: dynamic port range"), std::string::npos) << why[2];
+  EXPECT_NE(why[1].find("shop-rpc: dynamic port range"), std::string::npos) << why[1];
 }
 
 TEST(Plan, VantageHostTakesItsRolesAndIsNotProbed) {
@@ -166,7 +172,9 @@ hosts:
   EXPECT_EQ(port80, 2U);
   EXPECT_EQ(find(r.plan, "w1", 9001)->severity, Severity::warning);
   EXPECT_EQ(find(r.plan, "w1", 2701)->severity, Severity::warning);  // topology default
-  EXPECT_EQ(r.plan.checks.size(), 2U * (7U + 3U));
+  EXPECT_EQ(find(r.plan, "w1", 514)->payload.label, "empty");  // syslog never answers: nothing to ask
+  // Per address: 7 tcp and 1 udp from the catalog, 3 more tcp and 1 udp explicit (80 replaces the catalog's).
+  EXPECT_EQ(r.plan.checks.size(), 2U * (8U + 3U + 1U));
 }
 
 TEST(Plan, FlowSettingsDisableAndRetune) {

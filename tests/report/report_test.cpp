@@ -7,14 +7,32 @@
 namespace portdrift::report {
 namespace {
 
+plan::Check make_check(std::uint32_t host_index, std::string host, std::string target, Protocol proto,
+                       std::uint16_t port, Expect expect, Severity sev, std::vector<std::string> ids,
+                       std::string label) {
+  plan::Check c;
+  c.host_index = host_index;
+  c.host = std::move(host);
+  c.target = std::move(target);
+  c.protocol = proto;
+  c.port = port;
+  c.expect = expect;
+  c.severity = sev;
+  c.catalog_ids = std::move(ids);
+  c.label = std::move(label);
+  return c;
+}
+
 struct Fixture {
   plan::Plan plan;
   std::vector<verdict::CheckResult> results;
   Fixture() {
-    plan.checks.push_back({0, "ns1", "198.18.1.1", Protocol::tcp, 443, Expect::open, Severity::critical,
-                           {"itms-agent-ns-https"}, "Agent"});
-    plan.checks.push_back({1, "sepm1", "sepm.example", Protocol::tcp, 8765, Expect::blocked, Severity::warning, {}, "ctl"});
-    plan.checks.push_back({1, "sepm1", "sepm.example", Protocol::tcp, 8014, Expect::open, Severity::critical, {}, "x"});
+    plan.checks.push_back(make_check(0, "ns1", "198.18.1.1", Protocol::tcp, 443, Expect::open, Severity::critical,
+                                     {"itms-agent-ns-https"}, "Agent"));
+    plan.checks.push_back(
+        make_check(1, "sepm1", "sepm.example", Protocol::tcp, 8765, Expect::blocked, Severity::warning, {}, "ctl"));
+    plan.checks.push_back(
+        make_check(1, "sepm1", "sepm.example", Protocol::tcp, 8014, Expect::open, Severity::critical, {}, "x"));
     plan.skipped.push_back({"ns1", "itms-tickle", Protocol::udp, "52028", "udp probes are not implemented in this version"});
     Observation filtered;
     filtered.state = PortState::filtered;

@@ -30,6 +30,8 @@ struct ProbeDefaults {
   std::uint32_t concurrency = 256;       // probes in flight, whole run
   std::uint32_t per_host_concurrency = 4;
   std::uint32_t max_rate = 500;          // probe attempts per second; 0 = no cap
+  std::uint32_t icmp_ratelimit_ms = 1000;  // udp: targets' assumed ICMP error interval; 0 = no pacing
+  std::uint32_t echoes = 3;              // icmp: echo requests per check
 };
 
 // The daemon's schedule and soft/hard state thresholds (ignored by --check).
@@ -55,9 +57,12 @@ struct DaemonSettings {
 struct ExplicitCheck {
   Protocol protocol = Protocol::tcp;
   PortSpec ports;
-  Expect expect = Expect::open;
+  Expect expect = Expect::open;  // reachable for icmp unless given
   std::optional<Severity> severity;
   std::string name;  // optional label shown in reports
+  std::optional<Silence> silence;  // udp: how open|filtered counts when open is expected
+  std::optional<Named> payload;    // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan)
+  std::optional<std::uint32_t> echoes;  // icmp: echo requests
   SourcePos pos;
   std::string key_path;
 };
@@ -76,6 +81,7 @@ struct Host {
   std::vector<PortOverride> port_overrides;
   std::optional<Severity> severity;
   std::optional<std::uint32_t> interval_s;  // the daemon's interval for this host's checks
+  std::optional<std::uint32_t> icmp_ratelimit_ms;  // udp: this host's ICMP error interval
   std::vector<ExplicitCheck> checks;
   SourcePos pos;
   std::string key_path;
@@ -86,6 +92,9 @@ struct FlowSetting {
   std::optional<Severity> severity;
   std::optional<Expect> expect;
   bool enabled = true;
+  std::optional<Silence> silence;       // udp flows
+  std::optional<Named> payload;         // udp flows: e.g. the opt-in mssql-browser
+  std::optional<std::uint32_t> echoes;  // icmp flows
 };
 
 struct Vantage {

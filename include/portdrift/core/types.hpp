@@ -12,8 +12,9 @@ namespace portdrift {
 enum class Protocol : std::uint8_t { tcp, udp, icmp };
 
 // nmap's port states. `unknown` means no observation could be made (the name did
-// not resolve, a local error); it never stands for "probably fine".
-enum class PortState : std::uint8_t { open, closed, filtered, open_filtered, unknown };
+// not resolve, a local error); it never stands for "probably fine". `up` and
+// `down` are nmap's host states, observed by ICMP echo checks.
+enum class PortState : std::uint8_t { open, closed, filtered, open_filtered, unknown, up, down };
 
 // Why a state was concluded, kept apart from the state itself as nmap does.
 enum class Reason : std::uint8_t {
@@ -29,6 +30,7 @@ enum class Reason : std::uint8_t {
   net_prohibited,    // ICMP network administratively prohibited
   time_exceeded,     // ICMP time exceeded (a routing loop or TTL too small)
   udp_response,      // a UDP reply arrived
+  echo_reply,        // an ICMP echo reply arrived
   resolve_failed,    // the host name did not resolve
   local_error,       // the probe could not be sent (socket error on this side)
 };
@@ -39,7 +41,15 @@ enum class Expect : std::uint8_t {
   closed,    // must be actively refused
   filtered,  // must be silently dropped or ICMP-prohibited
   blocked,   // closed or filtered: must not be reachable
+  reachable,    // ICMP echo: the host must answer
+  unreachable,  // ICMP echo: the host must not answer
 };
+
+// What silence (open|filtered) means on a UDP port expected open: the probe
+// could not confirm it. `warning` (the default) and `critical` report it as
+// unconfirmed at that severity; `ok` accepts it, for services that never
+// answer (syslog, SNMP traps).
+enum class Silence : std::uint8_t { warning, critical, ok };
 
 enum class Severity : std::uint8_t { warning, critical };
 
@@ -48,9 +58,11 @@ std::string_view to_string(PortState s) noexcept;
 std::string_view to_string(Reason r) noexcept;
 std::string_view to_string(Expect e) noexcept;
 std::string_view to_string(Severity s) noexcept;
+std::string_view to_string(Silence s) noexcept;
 
 std::optional<Protocol> parse_protocol(std::string_view s) noexcept;
 std::optional<Expect> parse_expect(std::string_view s) noexcept;
 std::optional<Severity> parse_severity(std::string_view s) noexcept;
+std::optional<Silence> parse_silence(std::string_view s) noexcept;
 
 }  // namespace portdrift

@@ -16,6 +16,7 @@
 #include "portdrift/config/topology.hpp"
 #include "portdrift/core/diagnostic.hpp"
 #include "portdrift/core/types.hpp"
+#include "portdrift/probe/payloads.hpp"
 
 namespace portdrift::plan {
 
@@ -34,6 +35,10 @@ struct Check {
   Severity severity = Severity::critical;
   std::vector<std::string> catalog_ids;  // empty for explicit checks
   std::string label;                     // explicit check's name or the flow's component
+  Silence silence = Silence::warning;    // udp: how open|filtered counts when `open` is expected
+  probe::payloads::Choice payload;       // udp: what the probe sends (the registry's choice by default)
+  std::uint32_t echo_count = 3;          // icmp: echo requests per check
+  std::uint32_t icmp_ratelimit_ms = 1000;  // udp: the target's assumed ICMP error interval; 0 = no pacing
 };
 
 struct Skipped {

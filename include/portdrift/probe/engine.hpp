@@ -21,6 +21,7 @@
 
 #include "portdrift/core/observation.hpp"
 #include "portdrift/core/types.hpp"
+#include "portdrift/probe/payloads.hpp"
 
 namespace portdrift::probe {
 
@@ -33,9 +34,18 @@ struct Settings {
 };
 
 struct Target {
+  Target() = default;
+  Target(boost::asio::ip::address a, std::uint16_t p, Protocol proto = Protocol::tcp)
+      : address(std::move(a)), port(p), protocol(proto) {}
+
   boost::asio::ip::address address;
   std::uint16_t port = 0;
   Protocol protocol = Protocol::tcp;
+  payloads::Choice payload;        // udp: what to send; empty = the registry's choice for the port
+  std::uint32_t echo_count = 3;    // icmp: echo requests per check
+  // udp: how often the target may send an ICMP error (Linux: net.ipv4.icmp_ratelimit); UDP attempts
+  // to the address are paced so that a closed port still gets its port unreachable. 0: no pacing.
+  std::chrono::milliseconds icmp_ratelimit{1000};
 };
 
 struct RunStats {

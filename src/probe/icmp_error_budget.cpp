@@ -1,0 +1,66 @@
+#include "icmp_error_budget.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace portdrift::probe::detail {
+namespace asio = boost::asio;
+
+namespace {
+// Linux counts tokens in jiffies (4 ms at HZ=250) and our timers wake a little late or early:
+// 2% and 5 ms more than the interval keep a send from arriving one jiffy short of its token.
+IcmpErrorBudget::Clock::duration with_margin(IcmpErrorBudget::Clock::duration d) {
+  if (d == IcmpErrorBudget::Clock::duration::zero()) return d;
+  return d + d / 50 + std::chrono::milliseconds(5);
+}
+}  // namespace
+
+IcmpErrorBudget::IcmpErrorBudget(asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
+                                 Clock::time_point start)
+    : ex_(std::move(ex)), spacing_(with_margin(interval)), burst_left_(burst), floor_(start) {}
+
+IcmpErrorBudget::Clock::time_point IcmpErrorBudget::gate() const {
+  auto last = floor_;
+  for (const auto& [id, at] : sends_) last = std::max(last, at);
+  return last + spacing_;
+}
+
+asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst) {
+  if (spacing_ == Clock::duration::zero()) co_return Ticket{0, true};
+  for (;;) {
+    const auto now = Clock::now();
+    // Sends older than one spacing no longer hold the gate back.
+    std::erase_if(sends_, [&](const auto& e) { return e.second + spacing_ <= now; });
+    const auto g = gate();
+    const bool guaranteed = now >= g;
+    if (guaranteed || (may_burst && burst_left_ > 0)) {
+      if (!guaranteed) --burst_left_;
+      const auto id = next_id_++;
+      sends_.emplace(id, now);
+      co_return Ticket{id, guaranteed};
+    }
+    asio::steady_timer t(ex_, g);
+    waiters_.push_back(&t);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiters_, &t);
+  }
+}
+
+void IcmpErrorBudget::settle(const Ticket& t, bool no_icmp) {
+  if (t.id == 0 || !no_icmp) return;
+  if (!t.guaranteed) ++burst_left_;  // the target's bucket did not pay for this one either
+  if (sends_.erase(t.id) > 0) wake_all();
+}
+
+void IcmpErrorBudget::note_icmp(Clock::time_point at) {
+  if (spacing_ == Clock::duration::zero()) return;
+  sends_.emplace(next_id_++, at);
+}
+
+void IcmpErrorBudget::wake_all() {
+  for (auto* w : waiters_) w->cancel();
+}
+
+}  // namespace portdrift::probe::detail

@@ -1,0 +1,72 @@
+#pragma once
+// Pacing UDP probes against a target's ICMP error rate limit.
+//
+// Linux sends at most one ICMP error per `net.ipv4.icmp_ratelimit` (1000 ms)
+// to each destination, from a bucket that holds six. A UDP probe of a closed
+// port that meets an empty bucket gets silence, and would be misread as
+// open|filtered (nmap -sU misreads about a third of closed ports this way).
+// This budget, one per target address, makes every UDP port get at least one
+// *guaranteed* attempt: one sent at least `interval` after the last attempt
+// that may have drawn an ICMP error from that target. Whatever the bucket
+// held before, it has refilled by one token by then, so a closed port is
+// seen as closed.
+//
+//   - A guaranteed attempt waits for its gate: the latest send that may have
+//     used a token, plus the interval (and a small margin for timer and
+//     jiffy granularity). At the start of a run the history is unknown, so
+//     the run's start counts as such a send.
+//   - An attempt that got a UDP reply used no token: it is struck from the
+//     record, which can open the gate sooner (waiters are woken).
+//   - A first attempt may go at once while the `burst` lasts (a bucket that
+//     was left alone is full); if it meets silence, its retry is guaranteed.
+//   - ICMP errors that other probes of the target saw (TCP through a reject
+//     rule) are recorded too: they came out of the same bucket.
+// interval 0 turns all of this off (the target does not rate-limit).
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace portdrift::probe::detail {
+
+class IcmpErrorBudget {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Ticket {
+    std::uint64_t id = 0;
+    bool guaranteed = true;
+  };
+
+  IcmpErrorBudget(boost::asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
+                  Clock::time_point start = Clock::now());
+
+  // Waits until an attempt may be sent and records it. `may_burst`: a first attempt.
+  boost::asio::awaitable<Ticket> acquire(bool may_burst);
+  // The attempt is over; `no_icmp` when it got a UDP reply (or never left this host).
+  void settle(const Ticket& t, bool no_icmp);
+  // Another probe of this target received an ICMP error from it just now.
+  void note_icmp(Clock::time_point at = Clock::now());
+
+  // The spacing actually kept between guaranteed attempts (interval plus margin).
+  [[nodiscard]] Clock::duration spacing() const noexcept { return spacing_; }
+  [[nodiscard]] Clock::time_point gate() const;
+
+ private:
+  void wake_all();
+
+  boost::asio::any_io_executor ex_;
+  Clock::duration spacing_;
+  std::uint32_t burst_left_;
+  Clock::time_point floor_;                            // unknown history: counts as a send at the start
+  std::map<std::uint64_t, Clock::time_point> sends_;  // attempts that may have used a token
+  std::uint64_t next_id_ = 1;
+  std::vector<boost::asio::steady_timer*> waiters_;
+};
+
+}  // namespace portdrift::probe::detail

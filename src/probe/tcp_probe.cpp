@@ -18,6 +18,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -151,18 +152,28 @@ asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_
     o.detail = fmt::format("cannot watch the socket: {}", ec.message());
     co_return o;
   }
+  // The deadline's completion may already be queued (with success) when the
+  // wait finishes; cancel() cannot recall it, and the coroutine frame may be
+  // gone when it runs. So its handler shares this state and touches the
+  // socket only while the wait is still pending.
+  struct Race {
+    tcp::socket* sock = nullptr;
+    bool timed_out = false;
+    bool finished = false;
+  };
+  auto race = std::make_shared<Race>();
+  race->sock = &sock;
   asio::steady_timer deadline(sock.get_executor(), timeout);
-  bool timed_out = false;
-  deadline.async_wait([&sock, &timed_out](const boost::system::error_code& e) {
-    if (!e) {
-      timed_out = true;
-      boost::system::error_code ignored;
-      sock.cancel(ignored);
-    }
+  deadline.async_wait([race](const boost::system::error_code& e) {
+    if (e || race->finished) return;
+    race->timed_out = true;
+    boost::system::error_code ignored;
+    race->sock->cancel(ignored);
   });
   auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, asio::as_tuple(asio::use_awaitable));
+  race->finished = true;
   deadline.cancel();
-  if (timed_out || wec == asio::error::operation_aborted) co_return detail::silent_connect();
+  if (race->timed_out || wec == asio::error::operation_aborted) co_return detail::silent_connect();
   auto o = detail::finish_connect(
       begun.fd, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
   sock.close(ec);

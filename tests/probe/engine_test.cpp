@@ -119,3 +119,54 @@ TEST(Resolve, LiteralsPassThroughAndNamesResolveOnce) {
 
 }  // namespace
 }  // namespace portdrift::probe
+
+namespace portdrift::probe {
+namespace {
+
+// Deadlines of 0-1 ms race the connects' completions, so both land in one
+// reactor pass over and over. Every attempt must end as open or silent, and
+// under the ASan build (CI's unit run) a handler touching a finished
+// attempt's memory fails the run.
+TEST(Engine, DeadlineRacingCompletionIsSafe) {
+  asio::io_context io;
+  tcp::acceptor open(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  open.listen(4096);
+  const auto addr = asio::ip::make_address("127.0.0.1");
+  const auto port = open.local_endpoint().port();
+  std::size_t open_seen = 0;
+  std::size_t silent_seen = 0;
+  std::size_t other = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      asio::co_spawn(io, tcp_attempt(addr, port, std::chrono::milliseconds(i % 2)), [&](std::exception_ptr e, Observation o) {
+        if (e) std::rethrow_exception(e);
+        if (o.state == PortState::open) ++open_seen;
+        else if (o.reason == Reason::no_response) ++silent_seen;
+        else ++other;
+      });
+    }
+    io.restart();
+    io.run();
+    boost::system::error_code ec;
+    while (true) {  // drain the accept queue between rounds
+      open.non_blocking(true);
+      tcp::socket s(io);
+      open.accept(s, ec);
+      if (ec) break;
+    }
+  }
+  EXPECT_EQ(open_seen + silent_seen, 2000U);
+  EXPECT_EQ(other, 0U);
+  std::vector<Target> targets(2000, Target{addr, port, Protocol::tcp});
+  Settings s;
+  s.timeout = std::chrono::milliseconds(1);
+  s.retries = 0;
+  s.max_rate = 0;
+  s.per_host_concurrency = 2000;
+  s.concurrency = 2000;
+  auto obs = run(io, probe_all(targets, s));
+  for (const auto& o : obs) EXPECT_TRUE(o.state == PortState::open || o.reason == Reason::no_response);
+}
+
+}  // namespace
+}  // namespace portdrift::probe

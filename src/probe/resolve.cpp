@@ -1,80 +1,144 @@
-// Resolves each distinct name once, all at the same time, under one deadline.
+// Resolves each distinct name once, concurrently, under one deadline that
+// really ends the wait.
+//
+// getaddrinfo blocks and cannot be interrupted, and Asio's resolver runs every
+// lookup on one internal thread, one after the other. So lookups run on a few
+// short-lived worker threads of our own that post each answer back to the
+// event loop. When the deadline passes, the run goes on without the missing
+// answers; a worker still blocked in getaddrinfo finishes on its own and
+// finds the run abandoned, so it posts nothing to an event loop that may be
+// gone.
 
 #include "portdrift/probe/resolve.hpp"
 
-#include <memory>
+#include <netdb.h>
+#include <sys/socket.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
-
-#include "latch.hpp"
 
 namespace portdrift::probe {
 namespace asio = boost::asio;
-using asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxWorkers = 16;
+
+Resolution lookup(const std::string& name) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  Resolution r;
+  if (const int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &list); rc != 0) {
+    r.error = fmt::format("did not resolve: {}", ::gai_strerror(rc));
+    return r;
+  }
+  for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+    asio::ip::address addr;
+    if (a->ai_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
+      addr = asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
+    } else if (a->ai_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
+      asio::ip::address_v6::bytes_type bytes;
+      std::copy(std::begin(sin6->sin6_addr.s6_addr), std::end(sin6->sin6_addr.s6_addr), bytes.begin());
+      addr = asio::ip::address_v6(bytes, sin6->sin6_scope_id);
+    } else {
+      continue;
+    }
+    if (addr.is_v4()) {  // first IPv4 answer, else the first IPv6 one
+      r.address = addr;
+      break;
+    }
+    if (!r.address) r.address = addr;
+  }
+  ::freeaddrinfo(list);
+  if (r.address) {
+    r.text = r.address->to_string();
+  } else {
+    r.error = "resolved to no address";
+  }
+  return r;
+}
+
+// Shared between the coroutine, its timers and the workers.
+struct Lookups {
+  explicit Lookups(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  std::mutex mutex;               // guards queue and abandoned
+  std::deque<std::string> queue;  // names no worker has taken yet
+  bool abandoned = false;         // the run went on: post nothing more
+  // Touched on the event loop only:
+  asio::steady_timer done;
+  std::size_t remaining = 0;
+  std::unordered_map<std::string, Resolution> found;
+};
+
+void work(const std::shared_ptr<Lookups>& s, const asio::any_io_executor& ex) {
+  while (true) {
+    std::string name;
+    {
+      std::lock_guard lock(s->mutex);
+      if (s->abandoned || s->queue.empty()) return;
+      name = std::move(s->queue.front());
+      s->queue.pop_front();
+    }
+    Resolution r = lookup(name);
+    std::lock_guard lock(s->mutex);
+    if (s->abandoned) return;
+    asio::post(ex, [s, name = std::move(name), r = std::move(r)]() mutable {
+      s->found[name] = std::move(r);
+      if (--s->remaining == 0) s->done.cancel();
+    });
+  }
+}
+
+}  // namespace
 
 asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::vector<std::string> names,
                                                                           std::chrono::milliseconds timeout) {
   std::unordered_map<std::string, Resolution> out;
-  std::vector<std::string> lookups;
+  const auto ex = co_await asio::this_coro::executor;
+  auto s = std::make_shared<Lookups>(ex);
   for (auto& name : names) {
     if (out.contains(name)) continue;
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(name, ec);
+    auto& r = out[name];
     if (!ec) {
-      out[name].address = addr;
-      out[name].text = addr.to_string();
+      r.address = addr;
+      r.text = addr.to_string();
     } else {
-      out[name].error = "did not resolve";
-      lookups.push_back(name);
+      r.error = fmt::format("did not resolve within {} ms", timeout.count());  // unless an answer comes
+      s->queue.push_back(name);
     }
   }
-  if (lookups.empty()) co_return out;
+  if (s->queue.empty()) co_return out;
+  s->remaining = s->queue.size();
+  const std::size_t workers = std::min(kMaxWorkers, s->queue.size());
+  for (std::size_t i = 0; i < workers; ++i) std::thread([s, ex] { work(s, ex); }).detach();
 
-  const auto ex = co_await asio::this_coro::executor;
-  // Shared with the lookups so that a lookup finishing after the deadline writes into live memory.
-  struct State {
-    State(const asio::any_io_executor& e, std::size_t n) : latch(e, n), resolver(e) {}
-    detail::Latch latch;
-    tcp::resolver resolver;
-    std::unordered_map<std::string, Resolution> found;
-  };
-  auto state = std::make_shared<State>(ex, lookups.size());
-  for (const auto& name : lookups) {
-    state->resolver.async_resolve(name, "", [state, name](const boost::system::error_code& ec,
-                                                          const tcp::resolver::results_type& results) {
-      Resolution r;
-      if (ec) {
-        r.error = fmt::format("did not resolve: {}", ec.message());
-      } else {
-        for (const auto& entry : results) {
-          const auto a = entry.endpoint().address();
-          if (a.is_v4()) {
-            r.address = a;
-            break;
-          }
-          if (!r.address) r.address = a;
-        }
-        if (!r.address) r.error = "resolved to no address";
-      }
-      state->found[name] = std::move(r);
-      state->latch.count_down();
-    });
-  }
   asio::steady_timer deadline(ex, timeout);
-  deadline.async_wait([state](const boost::system::error_code& ec) {
-    if (!ec) state->resolver.cancel();
+  deadline.async_wait([s](const boost::system::error_code& ec) {
+    if (!ec) s->done.cancel();
   });
-  co_await state->latch.wait();
+  co_await s->done.async_wait(asio::as_tuple(asio::use_awaitable));
   deadline.cancel();
-  for (auto& [name, r] : state->found) {
-    if (r.address) r.text = r.address->to_string();
-    if (r.error == "did not resolve: Operation canceled") r.error = fmt::format("did not resolve within {} ms", timeout.count());
-    out[name] = std::move(r);
+  {
+    std::lock_guard lock(s->mutex);
+    s->abandoned = true;
   }
+  for (auto& [name, r] : s->found) out[name] = std::move(r);
   co_return out;
 }
 

@@ -677,13 +677,13 @@ class NetnsSlowDns : public Netns {
   }
 };
 
-TEST_F(NetnsSlowDns, DISABLED_LookupsRunConcurrently) {
+TEST_F(NetnsSlowDns, LookupsRunConcurrently) {
   // Three lookups of 2 s each (glibc: timeout:2 attempts:1): concurrently that is about 2 s.
   const auto r = run_with("nameserver 198.18.1.53\noptions timeout:2 attempts:1\n", {"a", "b", "c"});
   EXPECT_LT(r.wall_ms, 3500.0) << "lookups ran one after the other\n" << describe(r);
 }
 
-TEST_F(NetnsSlowDns, DISABLED_DeadlineBoundsASlowLookup) {
+TEST_F(NetnsSlowDns, DeadlineBoundsASlowLookup) {
   // One lookup that glibc gives up on after 2 x 4 s: the 5 s deadline must end the wait first.
   const auto r = run_with("nameserver 198.18.1.53\noptions timeout:4 attempts:2\n", {"slow"});
   EXPECT_LT(r.wall_ms, 6000.0) << "the DNS deadline did not bound the run\n" << describe(r);

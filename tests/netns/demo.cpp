@@ -8,8 +8,9 @@
 // library; make one namespace per topology host (addresses from the
 // topology, all in the benchmarking ranges) plus a scanner namespace with no
 // default route, joined by a bridge namespace; start pd-listen in each host on
-// every port of every check that expects open (and nft drops for checks that
-// expect filtered), so the estate matches the documents; inject one dropped
+// every TCP and UDP port of every check that expects open (and nft drops for
+// checks that expect filtered or an unanswered ping), so the estate matches
+// the documents; hosts answer pings by themselves; inject one dropped
 // port on the Notification Server and one exposed port on the SEPM, and say
 // which; run `ip netns exec SCANNER portdrift --check`, streaming its output;
 // tear everything down (also on Ctrl-C) and exit with portdrift's status.
@@ -152,8 +153,17 @@ const plan::Check* pick_exposed(const plan::Plan& p, const portdrift::config::To
   return best;
 }
 
-std::string nft_drop_rule(std::string_view address, std::uint16_t port) {
-  return fmt::format("    {} daddr {} tcp dport {} drop\n", tb::is_ipv6(address) ? "ip6" : "ip", address, port);
+// An nft rule (inside `chain input`) that silently drops one check's probes.
+std::string nft_drop_rule(const plan::Check& c) {
+  const bool v6 = tb::is_ipv6(c.target);
+  const std::string daddr = fmt::format("{} daddr {}", v6 ? "ip6" : "ip", c.target);
+  switch (c.protocol) {
+    case portdrift::Protocol::tcp: return fmt::format("    {} tcp dport {} drop\n", daddr, c.port);
+    case portdrift::Protocol::udp: return fmt::format("    {} udp dport {} drop\n", daddr, c.port);
+    case portdrift::Protocol::icmp:
+      return fmt::format("    {} {} type echo-request drop\n", daddr, v6 ? "icmpv6" : "icmp");
+  }
+  return {};
 }
 
 std::string ports_text(const std::set<std::uint16_t>& ports) {
@@ -229,21 +239,28 @@ int run_demo(const Args& a) {
   }
   bed.set_scanner_hosts(hosts_file);
 
-  // What each host must do for the plan to come out clean.
-  std::map<std::uint32_t, std::vector<std::string>> endpoints;  // host index -> ADDR:PORT
-  std::map<std::uint32_t, std::set<std::uint16_t>> open_ports;
+  // What each host must do for the plan to come out clean: listen where a port must be open, drop
+  // where it must be filtered or a host must not answer pings. Closed and blocked need nothing: with
+  // no listener the kernel refuses.
+  std::map<std::uint32_t, std::vector<std::string>> endpoints;  // host index -> [udp:]ADDR:PORT
+  std::map<std::uint32_t, std::set<std::uint16_t>> tcp_ports;
+  std::map<std::uint32_t, std::set<std::uint16_t>> udp_ports;
   std::map<std::uint32_t, std::string> drops;  // host index -> nft rules
   for (const auto& c : p.checks) {
-    if (c.protocol != portdrift::Protocol::tcp) continue;
-    if (c.expect == portdrift::Expect::open) {
+    using portdrift::Expect;
+    using portdrift::Protocol;
+    if (c.expect == Expect::open && c.protocol == Protocol::tcp) {
       endpoints[c.host_index].push_back(tb::endpoint(c.target, c.port));
-      open_ports[c.host_index].insert(c.port);
-    } else if (c.expect == portdrift::Expect::filtered) {
-      drops[c.host_index] += nft_drop_rule(c.target, c.port);
+      tcp_ports[c.host_index].insert(c.port);
+    } else if (c.expect == Expect::open && c.protocol == Protocol::udp) {
+      endpoints[c.host_index].push_back("udp:" + tb::endpoint(c.target, c.port));
+      udp_ports[c.host_index].insert(c.port);
+    } else if (c.expect == Expect::filtered || c.expect == Expect::unreachable) {
+      drops[c.host_index] += nft_drop_rule(c);
     }
   }
   // The two injected drifts.
-  drops[dropped->host_index] += nft_drop_rule(dropped->target, dropped->port);
+  drops[dropped->host_index] += nft_drop_rule(*dropped);
   endpoints[exposed->host_index].push_back(tb::endpoint(exposed->target, exposed->port));
 
   for (const auto& [hi, rules] : drops) {
@@ -263,10 +280,11 @@ int run_demo(const Args& a) {
     const auto& h = t.hosts[hi];
     std::string addrs;
     for (const auto& addr : h.addresses) addrs += (addrs.empty() ? "" : ",") + addr.value;
-    const auto& ports = open_ports[hi];
+    std::string listens;
+    if (!tcp_ports[hi].empty()) listens += "tcp " + ports_text(tcp_ports[hi]);
+    if (!udp_ports[hi].empty()) listens += (listens.empty() ? "udp " : "; udp ") + ports_text(udp_ports[hi]);
     say << fmt::format("  {:<8} {:<26} {:<22} {}\n", h.name, addrs, roles_of(h),
-                       ports.empty() ? std::string("no documented listener")
-                                     : fmt::format("listening on {}", ports_text(ports)));
+                       listens.empty() ? std::string("no documented listener") : "listening on " + listens);
   }
   say << fmt::format("estate: listening on {} ports (port x address); built in {:.2f} s\n", listening,
                      seconds_since(t0));

@@ -1,14 +1,21 @@
 // pd-listen: the "service" side of the real-network tests and the demo.
 //
-//   pd-listen ADDR:PORT [ADDR:PORT ...]      (IPv6 as [ADDR]:PORT)
+//   pd-listen [tcp:|udp:]ADDR:PORT ...       (IPv6 as [ADDR]:PORT; tcp is the default)
 //
-// Binds one TCP listener per endpoint, prints "ready" on stdout once all of
-// them are listening (so the harness knows the ports are up before it
-// probes), then accepts and immediately closes connections until SIGTERM or
-// SIGINT, and exits 0. A bad argument or a failed bind exits 2 with the
-// reason on stderr, before "ready". States: binding -> ready (serving) ->
-// stopping. A plain ppoll loop: the signal is only unblocked inside ppoll, so
-// it cannot slip in between the flag test and the wait.
+// Binds one socket per endpoint, prints "ready" on stdout once all of them
+// are bound (so the harness knows the ports are up before it probes), then
+// serves until SIGTERM or SIGINT and exits 0. A bad argument or a failed bind
+// exits 2 with the reason on stderr, before "ready". States: binding -> ready
+// (serving) -> stopping. A plain ppoll loop: the signal is only unblocked
+// inside ppoll, so it cannot slip in between the flag test and the wait.
+//
+// TCP: accepts and closes at once; the handshake is the answer.
+// UDP: answers every datagram from the bound address, so that a UDP probe
+// sees a reply. An empty datagram gets "pd-listen\n"; any other gets its own
+// bytes back with the DNS/NetBIOS header marked as a response, rcode 5
+// (refused), which is a valid answer to a DNS or NetBIOS name query. Other
+// protocols see an unexpected reply, which still proves the port open. Bind
+// UDP endpoints to a specific address: a reply leaves from the bound one.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -38,13 +45,24 @@ extern "C" void on_signal(int /*sig*/) { g_stop = 1; }
   std::exit(2);
 }
 
+enum class Transport { tcp, udp };
+
 struct Endpoint {
   sockaddr_storage addr{};
   socklen_t len = 0;
   int family = AF_UNSPEC;
+  Transport transport = Transport::tcp;
 };
 
-Endpoint parse_endpoint(std::string_view text) {
+Endpoint parse_endpoint(std::string_view full) {
+  Transport transport = Transport::tcp;
+  std::string_view text = full;
+  if (text.starts_with("udp:")) {
+    transport = Transport::udp;
+    text.remove_prefix(4);
+  } else if (text.starts_with("tcp:")) {
+    text.remove_prefix(4);
+  }
   std::string host;
   std::string_view port_text;
   if (text.starts_with('[')) {
@@ -84,11 +102,13 @@ Endpoint parse_endpoint(std::string_view text) {
   } else {
     fail("'" + std::string(text) + "': '" + host + "' is not an IP address");
   }
+  ep.transport = transport;
   return ep;
 }
 
 int bind_listener(const Endpoint& ep, std::string_view text) {
-  const int fd = ::socket(ep.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int type = ep.transport == Transport::udp ? SOCK_DGRAM : SOCK_STREAM;
+  const int fd = ::socket(ep.family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket for " + std::string(text) + ": " + std::strerror(errno));
   const int on = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -96,8 +116,39 @@ int bind_listener(const Endpoint& ep, std::string_view text) {
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) != 0) {
     fail("cannot bind " + std::string(text) + ": " + std::strerror(errno));
   }
-  if (::listen(fd, 65535) != 0) fail("cannot listen on " + std::string(text) + ": " + std::strerror(errno));
+  // A deep backlog (the kernel caps it at net.core.somaxconn): bench/run fires bursts at few ports.
+  if (ep.transport == Transport::tcp && ::listen(fd, 65535) != 0) {
+    fail("cannot listen on " + std::string(text) + ": " + std::strerror(errno));
+  }
   return fd;
+}
+
+// Accepts and closes: the handshake already told the prober "open".
+void serve_tcp(int fd) {
+  for (;;) {
+    const int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) return;
+    ::close(c);
+  }
+}
+
+void serve_udp(int fd) {
+  std::vector<unsigned char> buf(65536);
+  for (;;) {
+    sockaddr_storage from{};
+    socklen_t from_len = sizeof from;
+    const ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) return;
+    std::vector<unsigned char> reply(buf.begin(), buf.begin() + n);
+    if (reply.empty()) {
+      const std::string_view hello = "pd-listen\n";
+      reply.assign(hello.begin(), hello.end());
+    } else if (reply.size() >= 4) {
+      reply[2] = static_cast<unsigned char>(reply[2] | 0x80U);           // QR: a response
+      reply[3] = static_cast<unsigned char>((reply[3] & 0xf0U) | 0x05U);  // rcode 5: refused
+    }
+    ::sendto(fd, reply.data(), reply.size(), 0, reinterpret_cast<const sockaddr*>(&from), from_len);
+  }
 }
 
 }  // namespace
@@ -121,9 +172,12 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   std::vector<pollfd> fds;
+  std::vector<Transport> transports;
   for (int i = 1; i < argc; ++i) {
     const std::string_view text = argv[i];
-    fds.push_back(pollfd{bind_listener(parse_endpoint(text), text), POLLIN, 0});
+    const Endpoint ep = parse_endpoint(text);
+    fds.push_back(pollfd{bind_listener(ep, text), POLLIN, 0});
+    transports.push_back(ep.transport);
   }
   std::fputs("ready\n", stdout);
   std::fflush(stdout);
@@ -138,13 +192,12 @@ int main(int argc, char** argv) {
       if (errno == EINTR) continue;
       fail(std::string("poll: ") + std::strerror(errno));
     }
-    for (auto& p : fds) {
-      if ((p.revents & POLLIN) == 0) continue;
-      // Drain the backlog: accept and close at once; the handshake already told the prober "open".
-      for (;;) {
-        const int c = ::accept4(p.fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) break;
-        ::close(c);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if ((fds[i].revents & POLLIN) == 0) continue;
+      if (transports[i] == Transport::udp) {
+        serve_udp(fds[i].fd);
+      } else {
+        serve_tcp(fds[i].fd);
       }
     }
   }

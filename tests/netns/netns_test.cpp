@@ -375,6 +375,90 @@ TEST_F(Netns, AnswersFromARouterInThePathAreReasonsToo) {
                   {"prohibit6", 21801, "filtered", "admin-prohibited", "ok"}});
 }
 
+TEST_F(Netns, UdpAndIcmpStatesComeFromTheKernelsAnswer) {
+  auto& b = bed({{"target", {kTarget, "198.18.1.2", "198.18.1.3", kTarget6}}});
+  b.load_nft("target", R"(table inet pdtest {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport 21903 drop
+    meta nfproto ipv4 udp dport 21904 reject with icmp type admin-prohibited
+    ip daddr 198.18.1.2 icmp type echo-request drop
+    ip daddr 198.18.1.3 icmp type echo-request reject with icmp type admin-prohibited
+  }
+})");
+  // 21901 has no built-in payload (an empty datagram goes out); 137 gets a NetBIOS node status
+  // request, which pd-listen answers with a negative response.
+  b.listen("target", kPdListen,
+           {"udp:" + tb::endpoint(kTarget, 21901), "udp:" + tb::endpoint(kTarget, 137),
+            "udp:" + tb::endpoint(kTarget6, 21901)});
+  auto r = check(topology("udp", R"(hosts:
+  - name: udp4
+    address: 198.18.1.1
+    checks:
+      - {protocol: udp, port: 21901, expect: open}
+      - {protocol: udp, port: 137, expect: open}
+      - {protocol: udp, port: 21902, expect: closed}
+      - {protocol: udp, port: 21903, expect: blocked}
+      - {protocol: udp, port: 21904, expect: filtered}
+  - name: silent
+    address: 198.18.1.1
+    checks: [{protocol: udp, port: 21903, expect: open}]
+  - name: udp6
+    address: "2001:2::1:1"
+    checks:
+      - {protocol: udp, port: 21901, expect: open}
+      - {protocol: udp, port: 21902, expect: closed}
+  - {name: ping4, address: 198.18.1.1, checks: [{protocol: icmp, expect: reachable}]}
+  - {name: ping6, address: "2001:2::1:1", checks: [{protocol: icmp, expect: reachable}]}
+  - {name: quiet, address: 198.18.1.2, checks: [{protocol: icmp, expect: unreachable}]}
+  - {name: prohibited, address: 198.18.1.3, checks: [{protocol: icmp, expect: unreachable}]}
+  - {name: unrouted, address: 198.19.0.1, checks: [{protocol: icmp, expect: unreachable}]}
+)"),
+                 {"--timeout", "300", "--retries", "1"});
+  // Silence on a UDP port expected open proves nothing: unconfirmed, at warning by default.
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_EQ(str(r.doc, "status"), "WARNING");
+  EXPECT_EQ(get(get(r.doc, "summary"), "unconfirmed"), 1);
+  const auto port_of = [&](const std::string& host, int port) -> const json& { return row(r.doc, host, port); };
+  const auto echo_of = [&](const std::string& host) -> const json& {
+    static const json missing = json::object();
+    for (const auto& c : r.doc["checks"]) {
+      if (str(c, "host") == host && str(c, "protocol") == "icmp") return c;
+    }
+    ADD_FAILURE() << "no icmp check for " << host;
+    return missing;
+  };
+  struct Row {
+    const json& c;
+    const char* observed;
+    const char* reason;
+    const char* verdict;
+  };
+  for (const auto& e : std::vector<Row>{
+           {port_of("udp4", 21901), "open", "udp-response", "ok"},
+           {port_of("udp4", 137), "open", "udp-response", "ok"},
+           {port_of("udp4", 21902), "closed", "port-unreach", "ok"},
+           {port_of("udp4", 21903), "open|filtered", "no-response", "ok"},  // blocked is met by silence
+           {port_of("udp4", 21904), "filtered", "admin-prohibited", "ok"},
+           {port_of("silent", 21903), "open|filtered", "no-response", "unconfirmed"},
+           {port_of("udp6", 21901), "open", "udp-response", "ok"},
+           {port_of("udp6", 21902), "closed", "port-unreach", "ok"},
+           {echo_of("ping4"), "up", "echo-reply", "ok"},
+           {echo_of("ping6"), "up", "echo-reply", "ok"},
+           {echo_of("quiet"), "down", "no-response", "ok"},
+           {echo_of("prohibited"), "down", "admin-prohibited", "ok"},
+           {echo_of("unrouted"), "down", "net-unreach", "ok"},
+       }) {
+    SCOPED_TRACE(e.c.dump());
+    EXPECT_EQ(str(e.c, "observed"), e.observed);
+    EXPECT_EQ(str(e.c, "reason"), e.reason);
+    EXPECT_EQ(str(e.c, "verdict"), e.verdict);
+  }
+  EXPECT_EQ(get(port_of("udp4", 21903), "attempts"), 2) << "silence is retried";
+  EXPECT_EQ(get(port_of("udp4", 21902), "attempts"), 1) << "an answer is not";
+  EXPECT_TRUE(contains(str(port_of("udp4", 137), "reply"), "NetBIOS")) << "the reply was checked against the request";
+}
+
 // ---- expectations and verdicts ---------------------------------------------------------
 
 TEST_F(Netns, EachExpectationIsMetOnlyByItsStates) {

@@ -305,12 +305,14 @@ struct Daemon::Impl {
     std::string_view kind;
     std::string_view message_id;
     level_enum level = spdlog::level::info;
+    // Silence on a UDP port expected open is judged at the check's `silence` severity.
+    const Severity severity = verdict::severity_of(verdict::CheckResult{&c, t.last, t.outcome});
     switch (e.kind) {
       case EventKind::drift:
         ++drift_events;
         kind = "drift";
         message_id = kDriftId;
-        level = c.severity == Severity::critical ? spdlog::level::err : spdlog::level::warn;
+        level = severity == Severity::critical ? spdlog::level::err : spdlog::level::warn;
         text = fmt::format("DRIFT {}: expected {}, observed {} since {}, confirmed by {} consecutive results [{}]",
                            where(c, t), to_string(c.expect), observed(t), iso(e.since), e.results, ids);
         break;
@@ -351,7 +353,7 @@ struct Daemon::Impl {
         {"PORTDRIFT_OBSERVED", std::string(to_string(t.last.state))},
         {"PORTDRIFT_REASON", std::string(to_string(t.last.reason))},
         {"PORTDRIFT_SINCE", iso(e.since)},
-        {"PORTDRIFT_SEVERITY", std::string(to_string(c.severity))},
+        {"PORTDRIFT_SEVERITY", std::string(to_string(severity))},
         {"PORTDRIFT_CATALOG_IDS", join_ids(c.catalog_ids)},
     };
     log_event(*log, level, text, fields);

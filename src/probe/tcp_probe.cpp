@@ -10,8 +10,6 @@
 // host-unreach and net-unreach are told apart, which errno alone cannot do.
 // A refusal with nothing queued was a TCP RST (conn-refused).
 
-#include <time.h>  // linux/errqueue.h needs struct timespec
-#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -27,6 +25,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "errqueue.hpp"
 #include "icmp_codes.hpp"
 #include "tcp_connect.hpp"
 #include "portdrift/probe/engine.hpp"
@@ -39,26 +38,9 @@ namespace {
 
 using detail::IcmpError;
 
-// Reads the first ICMP error queued on `fd`, if any.
+// The ICMP error queued on `fd` for the connect, if any.
 std::optional<IcmpError> queued_icmp(int fd) {
-  std::array<char, 512> control{};
-  std::array<char, 64> data{};
-  iovec iov{data.data(), data.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
-  if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return std::nullopt;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    const bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
-    const bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
-    if (!v4 && !v6) continue;
-    sock_extended_err ee{};
-    std::memcpy(&ee, CMSG_DATA(c), sizeof ee);
-    if (ee.ee_origin == SO_EE_ORIGIN_ICMP) return IcmpError{false, ee.ee_type, ee.ee_code};
-    if (ee.ee_origin == SO_EE_ORIGIN_ICMP6) return IcmpError{true, ee.ee_type, ee.ee_code};
-  }
+  if (auto e = detail::pop_error(fd); e && e->icmp) return e->icmp;
   return std::nullopt;
 }
 
@@ -90,12 +72,7 @@ ConnectStart start_connect(const tcp::endpoint& ep) {
     out.done->detail = fmt::format("cannot open a socket: {}", std::strerror(errno));
     return out;
   }
-  const int on = 1;
-  if (ep.address().is_v4()) {
-    ::setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof on);
-  } else {
-    ::setsockopt(fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
-  }
+  detail::enable_recverr(fd, !ep.address().is_v4());
   if (::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0 || errno == EINPROGRESS) {
     out.fd = fd;
     return out;

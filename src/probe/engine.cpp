@@ -2,13 +2,16 @@
 //
 // Targets are grouped by address. A ring of addresses that have work left and
 // room under the per-host cap is served round-robin, so consecutive probes go
-// to different hosts. Each probe holds one concurrency slot from its first
-// attempt to its last; only silence is retried.
+// to different hosts; host number h starts at its (h mod n)-th target. Each
+// probe holds one concurrency slot from its first attempt to its last; only
+// silence is retried.
 //
 // TCP takes a fast path with no coroutine frame and no timer per probe: an
-// attempt is a pooled Attempt (one socket) waiting for writability. Every
+// attempt is a pooled Attempt (one socket) watched by the TcpPoller, an epoll
+// set of its own (one epoll_ctl per socket; close() takes it out again). Every
 // attempt has the same timeout, so deadlines arrive in the order attempts
-// start, and one timer walking a FIFO of (deadline, attempt) serves them all.
+// start, and one timer walking a FIFO of (deadline, attempt) serves them all;
+// it wakes at most once a millisecond and skips attempts already answered.
 // Pacing works the same way: send times are handed out 1/max_rate apart, in
 // order, so a FIFO of due launches and one timer suffice; a wake-up launches
 // what is due within the next millisecond. Other protocols run
@@ -24,6 +27,7 @@
 #include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -34,6 +38,7 @@
 #include "portdrift/probe/icmp.hpp"
 #include "portdrift/probe/udp.hpp"
 #include "tcp_connect.hpp"
+#include "tcp_poller.hpp"
 
 namespace portdrift::probe {
 namespace asio = boost::asio;
@@ -62,7 +67,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  public:
   Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap)
       : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), results_(targets.size()),
-        latch_(ex_, targets.size()), deadline_timer_(ex_), pace_timer_(ex_) {
+        latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_) {
     std::unordered_map<asio::ip::address, std::uint32_t> index;
     index.reserve(targets.size());
     for (std::uint32_t i = 0; i < targets.size(); ++i) {
@@ -71,6 +76,14 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       hosts_[it->second].pending.push_back(i);
     }
     for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
+      // Each host starts at a different one of its ports (like nmap, which
+      // shuffles them), so the n-th port of every host is not probed in one
+      // sweep. It also spreads the silent ports, which hold a slot for the
+      // whole timeout, over the run instead of bunching them at its end.
+      auto& pending = hosts_[h].pending;
+      if (pending.size() > 1) {
+        std::rotate(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(h % pending.size()), pending.end());
+      }
       ready_.push_back(h);
       hosts_[h].queued = true;
     }
@@ -95,8 +108,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   }
 
   asio::awaitable<std::vector<Observation>> run() {
+    poller_.start([this, self = shared_from_this()](std::uint64_t token) { on_writable(token); });
     pump();
     co_await latch_.wait();
+    poller_.cancel();
     deadline_timer_.cancel();  // stale entries may still be queued; nothing waits on them now
     pace_timer_.cancel();
     co_return std::move(results_);
@@ -113,18 +128,20 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::unique_ptr<detail::IcmpErrorBudget> budget;  // only for addresses with UDP targets
   };
 
+  static constexpr std::uint32_t kLaunchTurn = 256;
+
   // Linux's per-destination ICMP error bucket holds six tokens (XRLIM_BURST_FACTOR).
   static constexpr std::uint32_t kIcmpBurst = 6;
 
-  // One TCP attempt in flight. Pooled: a finished attempt's slot is reused.
+  // One TCP attempt in flight. Pooled: a finished attempt's slot is reused,
+  // under a new generation so that late events and deadlines for the old
+  // attempt are recognised as stale.
   struct Attempt {
-    explicit Attempt(const asio::any_io_executor& ex) : sock(ex) {}
-    tcp::socket sock;
+    int fd = -1;
     std::uint32_t idx = 0;
     std::uint32_t number = 0;  // 0 for the first attempt
     std::uint32_t generation = 0;
     Clock::time_point start;
-    bool timed_out = false;
   };
 
   struct Due {
@@ -139,11 +156,23 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::uint32_t number;
   };
 
-  // Starts probes while there is room; safe to call from completions.
+  // Starts probes while there is room; safe to call from completions. A
+  // burst is cut into turns of kLaunchTurn launches with the event loop in
+  // between: launching 20,000 sockets in one go would leave the first answers
+  // unread, and their slots held, for half a second.
   void pump() {
-    if (pumping_) return;  // an attempt that fails at once completes inside the loop below
+    if (pumping_ || pump_posted_) return;  // an attempt that fails at once completes inside the loop below
     pumping_ = true;
+    std::uint32_t launched = 0;
     while (inflight_ < cap_ && !ready_.empty()) {
+      if (launched++ == kLaunchTurn) {
+        pump_posted_ = true;
+        asio::post(ex_, [this, self = shared_from_this()] {
+          pump_posted_ = false;
+          pump();
+        });
+        break;
+      }
       const std::uint32_t h = ready_.front();
       ready_.pop_front();
       Host& host = hosts_[h];
@@ -229,10 +258,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       return;
     }
     const std::uint32_t slot = take_slot();
-    Attempt& a = *slots_[slot];
-    boost::system::error_code ec;
-    a.sock.assign(t.address.is_v4() ? tcp::v4() : tcp::v6(), begun.fd, ec);
-    if (ec) {
+    Attempt& a = slots_[slot];
+    if (auto ec = poller_.watch(begun.fd, std::uint64_t{a.generation} << 32 | slot)) {
       ::close(begun.fd);
       free_.push_back(slot);
       Observation o;
@@ -240,26 +267,30 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       finish_tcp(idx, number, std::move(o));
       return;
     }
+    a.fd = begun.fd;
     a.idx = idx;
     a.number = number;
-    a.timed_out = false;
     a.start = Clock::now();
     deadlines_.push_back({a.start + settings_.timeout, slot, a.generation});
-    if (deadlines_.size() == 1) arm_deadline();
-    a.sock.async_wait(tcp::socket::wait_write,
-                      [this, slot, gen = a.generation](const boost::system::error_code& wec) { on_writable(slot, gen, wec); });
+    arm_deadline();
   }
 
-  void on_writable(std::uint32_t slot, std::uint32_t generation, const boost::system::error_code& ec) {
-    Attempt& a = *slots_[slot];
-    if (a.generation != generation) return;
-    Observation o = a.timed_out || ec == asio::error::operation_aborted
-                        ? detail::silent_connect()
-                        : detail::finish_connect(a.sock.native_handle(),
-                                                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
-    boost::system::error_code ignored;
-    a.sock.close(ignored);
-    ++a.generation;  // its deadline entry, if still queued, is now stale
+  void on_writable(std::uint64_t token) {
+    const auto slot = static_cast<std::uint32_t>(token);
+    if (slot >= slots_.size() || slots_[slot].generation != token >> 32) return;  // closed earlier in this batch
+    const Attempt& a = slots_[slot];
+    auto o = detail::finish_connect(a.fd, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
+    end_attempt(slot, std::move(o));
+  }
+
+  // Closes the attempt's socket (which also takes it out of the poller) and
+  // frees its slot before the result is handled, so that a retry or the next
+  // probe can reuse both.
+  void end_attempt(std::uint32_t slot, Observation o) {
+    Attempt& a = slots_[slot];
+    ::close(a.fd);
+    a.fd = -1;
+    ++a.generation;
     free_.push_back(slot);
     finish_tcp(a.idx, a.number, std::move(o));
   }
@@ -274,23 +305,33 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     complete(idx, std::move(o));
   }
 
+  // The timer wakes a millisecond after the first live deadline and handles
+  // every deadline due by then, so it is re-armed at most once a millisecond
+  // however many attempts start; an attempt times out at most that much late.
   void arm_deadline() {
-    deadline_timer_.expires_at(deadlines_.front().at);
+    if (deadline_armed_) return;
+    while (!deadlines_.empty() && stale(deadlines_.front())) deadlines_.pop_front();
+    if (deadlines_.empty()) return;
+    deadline_armed_ = true;
+    deadline_timer_.expires_at(deadlines_.front().at + std::chrono::milliseconds(1));
     deadline_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
-      if (ec || deadlines_.empty()) return;
-      const auto now = Clock::now();
-      while (!deadlines_.empty() && deadlines_.front().at <= now) {
-        const Due d = deadlines_.front();
-        deadlines_.pop_front();
-        Attempt& a = *slots_[d.slot];
-        if (a.generation != d.generation) continue;  // answered already
-        a.timed_out = true;
-        boost::system::error_code ignored;
-        a.sock.cancel(ignored);  // its wait completes with operation_aborted
+      if (!ec) {
+        // An answer that is in but not read yet must not be taken for silence.
+        poller_.drain([this](std::uint64_t token) { on_writable(token); });
+        // Retries started from here queue their deadlines behind; the timer stays marked armed meanwhile.
+        const auto now = Clock::now();
+        while (!deadlines_.empty() && deadlines_.front().at <= now) {
+          const Due d = deadlines_.front();
+          deadlines_.pop_front();
+          if (!stale(d)) end_attempt(d.slot, detail::silent_connect());
+        }
       }
-      if (!deadlines_.empty()) arm_deadline();
+      deadline_armed_ = false;
+      if (!ec) arm_deadline();
     });
   }
+
+  [[nodiscard]] bool stale(const Due& d) const noexcept { return slots_[d.slot].generation != d.generation; }
 
   std::uint32_t take_slot() {
     if (!free_.empty()) {
@@ -298,7 +339,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       free_.pop_back();
       return s;
     }
-    slots_.push_back(std::make_unique<Attempt>(ex_));
+    slots_.emplace_back();
     return static_cast<std::uint32_t>(slots_.size() - 1);
   }
 
@@ -388,12 +429,15 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::uint32_t inflight_ = 0;
   std::uint64_t attempts_ = 0;
   bool pumping_ = false;
+  bool pump_posted_ = false;
   Clock::duration interval_{};
   Clock::time_point next_send_{};
-  std::vector<std::unique_ptr<Attempt>> slots_;
+  detail::TcpPoller poller_;
+  std::vector<Attempt> slots_;
   std::vector<std::uint32_t> free_;
   std::deque<Due> deadlines_;
   asio::steady_timer deadline_timer_;
+  bool deadline_armed_ = false;
   std::deque<Launch> launches_;
   asio::steady_timer pace_timer_;
   std::mt19937_64 seed_{std::random_device{}()};  // IDs and cookies of UDP requests

@@ -6,9 +6,12 @@
 
 #include <sys/resource.h>
 
+#include <thread>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "portdrift/probe/engine.hpp"
@@ -103,6 +106,53 @@ TEST(Engine, ConcurrencyIsCappedByTheFileLimit) {
   RunStats stats;
   run(lo.io, probe_all(targets, s, &stats));
   EXPECT_LE(stats.concurrency, fd_budget());
+}
+
+// Many hosts (127.0.0.1-30) and a small cap: slots and their sockets are
+// reused over and over, so a stale event or deadline for a slot's previous
+// attempt would land on the next one and show up as a wrong state.
+TEST(Engine, SlotsAreReusedWithoutMixingUpAttempts) {
+  Loopback lo;
+  asio::ip::tcp::acceptor any(lo.io, tcp::endpoint(asio::ip::make_address("0.0.0.0"), 0));
+  any.listen(4096);
+  std::vector<Target> targets;
+  for (int i = 0; i < 3000; ++i) {
+    const auto addr = asio::ip::make_address_v4(0x7f000001U + static_cast<unsigned>(i % 30));
+    targets.push_back({addr, i % 3 == 0 ? any.local_endpoint().port() : lo.closed_port});
+  }
+  Settings s;
+  s.max_rate = 0;
+  s.concurrency = 7;
+  s.per_host_concurrency = 2;
+  s.timeout = std::chrono::milliseconds(2000);
+  RunStats stats;
+  auto obs = run(lo.io, probe_all(targets, s, &stats));
+  ASSERT_EQ(obs.size(), targets.size());
+  for (std::size_t i = 0; i < obs.size(); ++i) {
+    EXPECT_EQ(obs[i].state, i % 3 == 0 ? PortState::open : PortState::closed) << i;
+    EXPECT_EQ(obs[i].attempts, 1U) << i;
+  }
+  EXPECT_EQ(stats.attempts, targets.size());
+  EXPECT_EQ(stats.concurrency, 7U);
+}
+
+// The loop is kept busy well past every deadline right after the connects
+// went out. The answers were in long before the deadlines, so they count:
+// a deadline must never be taken for silence while an answer waits unread.
+TEST(Engine, AnAnswerWaitingUnreadIsNotSilence) {
+  Loopback lo;
+  lo.open.listen(4096);
+  const auto addr = asio::ip::make_address("127.0.0.1");
+  std::vector<Target> targets(200, Target{addr, lo.open_port()});
+  Settings s;
+  s.max_rate = 0;
+  s.retries = 0;
+  s.per_host_concurrency = 200;
+  s.timeout = std::chrono::milliseconds(50);
+  auto f = asio::co_spawn(lo.io, probe_all(targets, s), asio::use_future);
+  asio::post(lo.io, [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); });
+  lo.io.run();
+  for (const auto& o : f.get()) EXPECT_EQ(o.state, PortState::open);
 }
 
 // Unresolvable names are tested in tests/netns, where the resolver is

@@ -65,8 +65,9 @@ using Clock = std::chrono::steady_clock;
 // ended cannot be recalled by cancel(), so timer handlers keep it alive.
 class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  public:
-  Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap)
-      : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), results_(targets.size()),
+  Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap,
+             ResultSink sink)
+      : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), sink_(std::move(sink)),
         latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_) {
     std::unordered_map<asio::ip::address, std::uint32_t> index;
     index.reserve(targets.size());
@@ -107,14 +108,13 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     }
   }
 
-  asio::awaitable<std::vector<Observation>> run() {
+  asio::awaitable<void> run() {
     poller_.start([this, self = shared_from_this()](std::uint64_t token) { on_writable(token); });
     pump();
     co_await latch_.wait();
     poller_.cancel();
     deadline_timer_.cancel();  // stale entries may still be queued; nothing waits on them now
     pace_timer_.cancel();
-    co_return std::move(results_);
   }
 
   [[nodiscard]] std::uint64_t attempts() const noexcept { return attempts_; }
@@ -129,6 +129,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   };
 
   static constexpr std::uint32_t kLaunchTurn = 256;
+  static inline const payloads::Choice kRegistryChoice{};  // empty: udp_attempt asks the registry
 
   // Linux's per-destination ICMP error bucket holds six tokens (XRLIM_BURST_FACTOR).
   static constexpr std::uint32_t kIcmpBurst = 6;
@@ -205,7 +206,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   }
 
   void complete(std::uint32_t idx, Observation o) {
-    results_[idx] = std::move(o);
+    sink_(idx, std::move(o));
     --hosts_[host_of_[idx]].inflight;
     --inflight_;
     requeue(host_of_[idx]);
@@ -406,7 +407,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (budget != nullptr) ticket = co_await budget->acquire(attempt == 0);
       guaranteed = guaranteed || ticket.guaranteed;
       ++attempts_;
-      o = co_await udp_attempt(t.address, t.port, t.payload, settings_.timeout, seed_());
+      o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice,
+                               settings_.timeout, seed_());
       o.attempts = attempt + 1;
       if (budget != nullptr) {
         budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
@@ -421,7 +423,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::span<const Target> targets_;
   Settings settings_;
   std::uint32_t cap_;
-  std::vector<Observation> results_;
+  ResultSink sink_;
   detail::Latch latch_;
   std::vector<Host> hosts_;
   std::vector<std::uint32_t> host_of_;
@@ -445,17 +447,24 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
 }  // namespace
 
-asio::awaitable<std::vector<Observation>> probe_all(std::span<const Target> targets, Settings settings,
-                                                    RunStats* stats) {
-  if (targets.empty()) co_return std::vector<Observation>{};
+asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settings, ResultSink sink,
+                                RunStats* stats) {
+  if (targets.empty()) co_return;
   settings.per_host_concurrency = std::max<std::uint32_t>(settings.per_host_concurrency, 1);
   const std::uint32_t cap = std::max<std::uint32_t>(1, std::min(settings.concurrency, fd_budget()));
-  auto d = std::make_shared<Dispatcher>(co_await asio::this_coro::executor, targets, settings, cap);
-  auto results = co_await d->run();
+  auto d = std::make_shared<Dispatcher>(co_await asio::this_coro::executor, targets, settings, cap, std::move(sink));
+  co_await d->run();
   if (stats != nullptr) {
     stats->concurrency = cap;
     stats->attempts = d->attempts();
   }
+}
+
+asio::awaitable<std::vector<Observation>> probe_all(std::span<const Target> targets, Settings settings,
+                                                    RunStats* stats) {
+  std::vector<Observation> results(targets.size());
+  co_await probe_all(
+      targets, settings, [&results](std::size_t i, Observation&& o) { results[i] = std::move(o); }, stats);
   co_return results;
 }
 

@@ -37,19 +37,22 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       continue;
     }
     auto& target = targets.emplace_back(*res.address, c.port, c.protocol);
-    target.payload = c.payload;
+    target.payload = &c.payload;
     target.echo_count = c.echo_count;
     target.icmp_ratelimit = std::chrono::milliseconds(c.icmp_ratelimit_ms);
     target_of.push_back(i);
   }
 
-  auto observations = co_await probe::probe_all(targets, options.probe, &pass.stats);
-  for (std::size_t t = 0; t < observations.size(); ++t) {
-    auto& r = pass.results[target_of[t]];
-    r.observation = std::move(observations[t]);
-    r.observation.address = resolved.at(r.check->target).text;
-    r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
-  }
+  // Each observation goes straight to its check's result as its probe ends.
+  co_await probe::probe_all(
+      targets, options.probe,
+      [&](std::size_t t, Observation&& o) {
+        auto& r = pass.results[target_of[t]];
+        r.observation = std::move(o);
+        r.observation.address = resolved.at(r.check->target).text;
+        r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
+      },
+      &pass.stats);
   pass.duration =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   co_return pass;

@@ -185,7 +185,8 @@ TEST(UdpProbe, EngineRetriesOnlySilence) {
   const auto lo = asio::ip::make_address("127.0.0.1");
   std::vector<Target> targets{Target(lo, dns.port(), Protocol::udp), Target(lo, sink.port(), Protocol::udp),
                               Target(lo, closed, Protocol::udp)};
-  targets[0].payload = payloads::Choice{payloads::by_name("dns"), std::nullopt, "dns"};
+  const payloads::Choice dns_payload{payloads::by_name("dns"), std::nullopt, "dns"};
+  targets[0].payload = &dns_payload;
   Settings s;
   s.timeout = 150ms;
   s.retries = 2;

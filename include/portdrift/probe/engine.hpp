@@ -41,7 +41,7 @@ struct Target {
   boost::asio::ip::address address;
   std::uint16_t port = 0;
   Protocol protocol = Protocol::tcp;
-  payloads::Choice payload;        // udp: what to send; empty = the registry's choice for the port
+  const payloads::Choice* payload = nullptr;  // udp: what to send (must outlive the run); null = the registry's choice
   std::uint32_t echo_count = 3;    // icmp: echo requests per check
   // udp: how often the target may send an ICMP error (Linux: net.ipv4.icmp_ratelimit); UDP attempts
   // to the address are paced so that a closed port still gets its port unreachable. 0: no pacing.
@@ -56,6 +56,15 @@ struct RunStats {
 // Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many
 // probes may be in flight while keeping `reserve` descriptors free.
 std::uint32_t fd_budget(std::uint32_t reserve = 64) noexcept;
+
+// Called once per target as its probe ends, with the target's index; the
+// engine keeps no observation of its own, so the caller stores each where it
+// belongs.
+using ResultSink = std::function<void(std::size_t index, Observation&& observation)>;
+
+// Probes every target and hands each observation to `sink`.
+boost::asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settings, ResultSink sink,
+                                       RunStats* stats = nullptr);
 
 // Probes every target; observations come back in the targets' order.
 boost::asio::awaitable<std::vector<Observation>> probe_all(std::span<const Target> targets, Settings settings,

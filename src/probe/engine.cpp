@@ -367,19 +367,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     }
   }
 
+  // UDP and ICMP; TCP never comes here (pump() sends it down the fast path).
   asio::awaitable<Observation> probe(std::uint32_t idx) {
-    const Target& t = targets_[idx];
-    if (t.protocol == Protocol::udp) co_return co_await probe_udp(idx);
-    if (t.protocol == Protocol::icmp) co_return co_await probe_icmp(idx);
-    Observation o;
-    for (std::uint32_t attempt = 0; attempt <= settings_.retries; ++attempt) {
-      if (interval_ != Clock::duration::zero()) co_await pace();
-      ++attempts_;
-      o = co_await tcp_attempt(t.address, t.port, settings_.timeout);
-      o.attempts = attempt + 1;
-      if (o.reason != Reason::no_response) break;  // only silence is worth another try
-    }
-    co_return o;
+    if (targets_[idx].protocol == Protocol::icmp) co_return co_await probe_icmp(idx);
+    co_return co_await probe_udp(idx);
   }
 
   // ICMP: one echo check; its `echo_count` requests are its attempts, and it is never retried.

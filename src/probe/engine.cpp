@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <memory>
 #include <random>
@@ -113,9 +114,14 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     pump();
     co_await latch_.wait();
     poller_.cancel();
+    close_idle();
     deadline_timer_.cancel();  // stale entries may still be queued; nothing waits on them now
     pace_timer_.cancel();
   }
+
+  ~Dispatcher() { close_idle(); }
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
 
   [[nodiscard]] std::uint64_t attempts() const noexcept { return attempts_; }
 
@@ -253,14 +259,18 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void start_tcp(std::uint32_t idx, std::uint32_t number) {
     ++attempts_;
     const Target& t = targets_[idx];
-    auto begun = detail::start_connect(tcp::endpoint(t.address, t.port));
+    auto& idle = idle_[t.address.is_v4() ? 0 : 1];
+    const int recycled = idle.empty() ? -1 : idle.back();
+    if (recycled >= 0) idle.pop_back();
+    auto begun = detail::start_connect(tcp::endpoint(t.address, t.port), recycled);
     if (begun.done) {
       finish_tcp(idx, number, std::move(*begun.done));
       return;
     }
     const std::uint32_t slot = take_slot();
     Attempt& a = slots_[slot];
-    if (auto ec = poller_.watch(begun.fd, std::uint64_t{a.generation} << 32 | slot)) {
+    const std::uint64_t token = std::uint64_t{a.generation} << 32 | slot;
+    if (auto ec = recycled >= 0 ? poller_.rewatch(begun.fd, token) : poller_.watch(begun.fd, token)) {
       ::close(begun.fd);
       free_.push_back(slot);
       Observation o;
@@ -280,16 +290,23 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     const auto slot = static_cast<std::uint32_t>(token);
     if (slot >= slots_.size() || slots_[slot].generation != token >> 32) return;  // closed earlier in this batch
     const Attempt& a = slots_[slot];
-    auto o = detail::finish_connect(a.fd, std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
+    const Target& t = targets_[a.idx];
+    auto o = detail::finish_connect(a.fd, tcp::endpoint(t.address, t.port),
+                                    std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
     end_attempt(slot, std::move(o));
   }
 
-  // Closes the attempt's socket (which also takes it out of the poller) and
-  // frees its slot before the result is handled, so that a retry or the next
-  // probe can reuse both.
+  // Recycles the attempt's socket for the next connect, or closes it (which
+  // also takes it out of the poller), and frees its slot before the result
+  // is handled, so that a retry or the next probe can reuse both. Recycling
+  // spares a socket(), setsockopt(), epoll_ctl(ADD) and close() per attempt.
   void end_attempt(std::uint32_t slot, Observation o) {
     Attempt& a = slots_[slot];
-    ::close(a.fd);
+    if (detail::recycle(a.fd, o)) {
+      idle_[targets_[a.idx].address.is_v4() ? 0 : 1].push_back(a.fd);
+    } else {
+      ::close(a.fd);
+    }
     a.fd = -1;
     ++a.generation;
     free_.push_back(slot);
@@ -330,6 +347,13 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       deadline_armed_ = false;
       if (!ec) arm_deadline();
     });
+  }
+
+  void close_idle() noexcept {
+    for (auto& idle : idle_) {
+      for (const int fd : idle) ::close(fd);
+      idle.clear();
+    }
   }
 
   [[nodiscard]] bool stale(const Due& d) const noexcept { return slots_[d.slot].generation != d.generation; }
@@ -427,6 +451,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   Clock::time_point next_send_{};
   detail::TcpPoller poller_;
   std::vector<Attempt> slots_;
+  std::array<std::vector<int>, 2> idle_;  // recycled sockets, IPv4 and IPv6, ready to connect again
   std::vector<std::uint32_t> free_;
   std::deque<Due> deadlines_;
   asio::steady_timer deadline_timer_;

@@ -18,12 +18,22 @@ struct ConnectStart {
   std::optional<Observation> done; // or a result already (no route, no socket)
 };
 
-// Opens a non-blocking socket with IP_RECVERR/IPV6_RECVERR and connects it.
-ConnectStart start_connect(const boost::asio::ip::tcp::endpoint& ep);
+// Connects a non-blocking socket with IP_RECVERR/IPV6_RECVERR: `idle_fd`
+// if it is one (a socket of the endpoint's family that recycle() returned),
+// else a new one. On a result already, the socket is closed.
+ConnectStart start_connect(const boost::asio::ip::tcp::endpoint& ep, int idle_fd = -1);
 
 // Classifies a connect that became writable: SO_ERROR, then the ICMP error
-// queue. Does not close `fd`.
-Observation finish_connect(int fd, std::chrono::microseconds elapsed);
+// queue (only an error about a packet to `ep` counts). Does not close `fd`.
+Observation finish_connect(int fd, const boost::asio::ip::tcp::endpoint& ep, std::chrono::microseconds elapsed);
+
+// After an attempt that ended `o` (or in silence): makes the socket ready
+// for another connect and returns true, or returns false when it must be
+// closed instead. A socket is recycled only when the attempt left nothing
+// behind on it: a refusal by RST, or silence (dropped before any answer; no
+// packet is sent). A completed handshake is closed, so the service sees an
+// orderly FIN; a socket that received an ICMP error is closed too.
+bool recycle(int fd, const Observation& o) noexcept;
 
 // The observation for a connect that met silence until its deadline.
 Observation silent_connect();

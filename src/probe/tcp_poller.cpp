@@ -17,12 +17,24 @@ TcpPoller::TcpPoller(const boost::asio::any_io_executor& ex) : ep_(ex) {
   }
 }
 
-std::error_code TcpPoller::watch(int fd, std::uint64_t token) noexcept {
+namespace {
+
+std::error_code arm(int ep, int op, int fd, std::uint64_t token) noexcept {
   epoll_event ev{};
-  ev.events = EPOLLOUT;  // EPOLLERR and EPOLLHUP are always reported
+  ev.events = EPOLLOUT | EPOLLONESHOT;  // EPOLLERR and EPOLLHUP are always reported
   ev.data.u64 = token;
-  if (::epoll_ctl(ep_.native_handle(), EPOLL_CTL_ADD, fd, &ev) != 0) return {errno, std::system_category()};
+  if (::epoll_ctl(ep, op, fd, &ev) != 0) return {errno, std::system_category()};
   return {};
+}
+
+}  // namespace
+
+std::error_code TcpPoller::watch(int fd, std::uint64_t token) noexcept {
+  return arm(ep_.native_handle(), EPOLL_CTL_ADD, fd, token);
+}
+
+std::error_code TcpPoller::rewatch(int fd, std::uint64_t token) noexcept {
+  return arm(ep_.native_handle(), EPOLL_CTL_MOD, fd, token);
 }
 
 }  // namespace portdrift::probe::detail

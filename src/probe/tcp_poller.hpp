@@ -6,11 +6,12 @@
 // FIONBIO ioctl per socket; here it costs one epoll_ctl, and close() removes
 // the socket from the set. Asio watches the epoll descriptor itself, so the
 // events are still handled on the caller's io_context, one batch per wake-up.
+// Each arming reports once (EPOLLONESHOT), so a recycled socket sitting idle
+// in the set reports nothing until it is re-armed.
 //
 // Contract: a watched descriptor must never be dup()ed, so that closing it
-// stops its events. Events already read in a batch may name a socket that
-// an earlier event of the same batch closed: tokens carry a generation so
-// the owner can tell.
+// stops its events. An event may carry the token of an attempt its owner
+// has already ended: tokens carry a generation so the owner can tell.
 
 #include <sys/epoll.h>
 
@@ -28,8 +29,11 @@ class TcpPoller {
   // Throws std::system_error if no epoll instance can be created.
   explicit TcpPoller(const boost::asio::any_io_executor& ex);
 
-  // Reports `token` once `fd` is writable or has an error pending.
+  // Reports `token` once, when `fd` is writable or has an error pending.
+  // watch() adds a socket to the set; rewatch() arms one that is already in
+  // it (a recycled socket) for its next connect.
   std::error_code watch(int fd, std::uint64_t token) noexcept;
+  std::error_code rewatch(int fd, std::uint64_t token) noexcept;
 
   // Calls on_ready(token) for each event, batch after batch, until cancel().
   // The handler object must outlive the wait (it is moved into it).
@@ -46,7 +50,7 @@ class TcpPoller {
   // Reads the events that are in now, without waiting.
   template <class OnReady>
   void drain(OnReady&& on_ready) {
-    // Level-triggered: whatever this batch leaves is reported again.
+    // A full batch may leave more behind: read until a batch comes back short.
     for (;;) {
       const int n = ::epoll_wait(ep_.native_handle(), events_.data(), static_cast<int>(events_.size()), 0);
       if (n <= 0) return;

@@ -38,9 +38,15 @@ namespace {
 
 using detail::IcmpError;
 
-// The ICMP error queued on `fd` for the connect, if any.
-std::optional<IcmpError> queued_icmp(int fd) {
-  if (auto e = detail::pop_error(fd); e && e->icmp) return e->icmp;
+// The ICMP error queued on `fd` for a packet to `ep`, if any. Entries about
+// other destinations (a recycled socket's earlier connect) are skipped.
+std::optional<IcmpError> queued_icmp(int fd, const tcp::endpoint& ep) {
+  for (int i = 0; i < 8; ++i) {
+    auto e = detail::pop_error(fd);
+    if (!e) return std::nullopt;
+    const bool ours = !e->destination || (*e->destination == ep.address() && e->destination_port == ep.port());
+    if (ours && e->icmp) return e->icmp;
+  }
   return std::nullopt;
 }
 
@@ -61,18 +67,21 @@ void classify_errno(const boost::system::error_code& ec, Observation& o) {
 
 namespace detail {
 
-ConnectStart start_connect(const tcp::endpoint& ep) {
+ConnectStart start_connect(const tcp::endpoint& ep, int idle_fd) {
   ConnectStart out;
   // Non-blocking at birth and connected here rather than through
   // async_connect, which would add an ioctl and a poll per probe.
-  const int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = idle_fd;
   if (fd < 0) {
-    out.done.emplace();
-    out.done->attempts = 1;
-    out.done->detail = fmt::format("cannot open a socket: {}", std::strerror(errno));
-    return out;
+    fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      out.done.emplace();
+      out.done->attempts = 1;
+      out.done->detail = fmt::format("cannot open a socket: {}", std::strerror(errno));
+      return out;
+    }
+    detail::enable_recverr(fd, !ep.address().is_v4());
   }
-  detail::enable_recverr(fd, !ep.address().is_v4());
   if (::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0 || errno == EINPROGRESS) {
     out.fd = fd;
     return out;
@@ -86,7 +95,7 @@ ConnectStart start_connect(const tcp::endpoint& ep) {
   return out;
 }
 
-Observation finish_connect(int fd, std::chrono::microseconds elapsed) {
+Observation finish_connect(int fd, const tcp::endpoint& ep, std::chrono::microseconds elapsed) {
   Observation o;
   o.attempts = 1;
   int err = 0;
@@ -95,13 +104,22 @@ Observation finish_connect(int fd, std::chrono::microseconds elapsed) {
   if (err == 0) {
     o.state = PortState::open;
     o.reason = Reason::syn_ack;
-  } else if (auto icmp = queued_icmp(fd)) {
+  } else if (auto icmp = queued_icmp(fd, ep)) {
     classify_icmp(*icmp, o.state, o.reason);
   } else {
     classify_errno(boost::system::error_code(err, boost::system::system_category()), o);
   }
   if (o.state != PortState::unknown) o.rtt = elapsed;
   return o;
+}
+
+bool recycle(int fd, const Observation& o) noexcept {
+  const bool clean = o.reason == Reason::conn_refused || o.reason == Reason::no_response;
+  if (!clean) return false;
+  // connect(AF_UNSPEC) is Linux's disconnect: back to CLOSE, local port released.
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  return ::connect(fd, &unspec, sizeof unspec) == 0;
 }
 
 Observation silent_connect() {
@@ -152,7 +170,8 @@ asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_
   deadline.cancel();
   if (race->timed_out || wec == asio::error::operation_aborted) co_return detail::silent_connect();
   auto o = detail::finish_connect(
-      begun.fd, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
+      begun.fd, tcp::endpoint(address, port),
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));
   sock.close(ec);
   co_return o;
 }

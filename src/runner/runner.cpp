@@ -1,5 +1,8 @@
 #include "portdrift/runner/runner.hpp"
 
+#include <string_view>
+#include <unordered_set>
+
 #include "portdrift/probe/resolve.hpp"
 
 namespace portdrift::runner {
@@ -15,9 +18,13 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
   Pass pass;
   pass.results.resize(indices.size());
 
-  std::vector<std::string> names;
-  names.reserve(indices.size());
-  for (const auto i : indices) names.push_back(plan.checks.at(i).target);
+  std::vector<std::string> names;  // each distinct target once: a host's checks share it
+  {
+    std::unordered_set<std::string_view> seen;
+    for (const auto i : indices) {
+      if (seen.insert(plan.checks.at(i).target).second) names.push_back(plan.checks[i].target);
+    }
+  }
   const auto resolved = co_await probe::resolve_all(std::move(names), options.dns_timeout);
 
   std::vector<probe::Target> targets;

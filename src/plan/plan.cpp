@@ -1,9 +1,8 @@
 #include "portdrift/plan/plan.hpp"
 
 #include <algorithm>
-#include <map>
+#include <iterator>
 #include <set>
-#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -30,10 +29,13 @@ class Builder {
     check_flow_settings();
     resolve_vantage();
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
-    // Stable output: by host order, then protocol, port, address.
+    // One exact allocation for the result; each chunk is freed as soon as it is moved.
     std::vector<Check> checks;
-    checks.reserve(slots_.size());
-    for (auto& [key, slot] : slots_) checks.push_back(std::move(slot.check));
+    checks.reserve(planned_);
+    for (auto& chunk : chunks_) {
+      std::move(chunk.begin(), chunk.end(), std::back_inserter(checks));
+      std::vector<Check>().swap(chunk);
+    }
     result_.plan.checks = std::move(checks);
     return std::move(result_);
   }
@@ -41,10 +43,17 @@ class Builder {
  private:
   struct Slot {
     Check check;
+    std::uint64_t key = 0;
     bool explicit_ = false;
     bool specific_from = false;  // came from a flow whose `from` is a vantage role, not `any`
   };
-  using Key = std::tuple<std::uint32_t, std::uint32_t, Protocol, std::uint16_t>;  // host, address#, proto, port
+  // Checks are merged per host: address#, protocol and port packed so that the
+  // key's order is the plan's order within a host.
+  static std::uint64_t key_of(std::uint32_t address, Protocol proto, std::uint16_t port) noexcept {
+    return (std::uint64_t{address} << 24) | (std::uint64_t{static_cast<std::uint8_t>(proto)} << 16) | port;
+  }
+  // Finished checks wait in chunks until run() knows the total and makes one exact vector.
+  static constexpr std::size_t kChunk = 4096;
 
   void error(SourcePos pos, std::string path, std::string message) {
     result_.diagnostics.push_back(Diagnostic{t_.file, pos, std::move(path), std::move(message)});
@@ -154,9 +163,10 @@ class Builder {
   void add(std::uint32_t host_index, const Host& h, Protocol proto, std::uint16_t port, Expect expect, Severity sev,
            const catalog::Flow* flow, const std::string& label, bool is_explicit, const Extras& extras) {
     for (std::uint32_t a = 0; a < h.addresses.size(); ++a) {
-      const Key key{host_index, a, proto, port};
-      auto [it, fresh] = slots_.try_emplace(key);
-      Slot& slot = it->second;
+      const std::uint64_t key = key_of(a, proto, port);
+      auto [it, fresh] = host_index_.try_emplace(key, static_cast<std::uint32_t>(host_slots_.size()));
+      if (fresh) host_slots_.push_back(Slot{Check{}, key, false, false});
+      Slot& slot = host_slots_[it->second];
       const bool specific = flow != nullptr && flow->from != catalog::kAnyRole;
       const bool replaces = fresh || is_explicit || (!slot.explicit_ && specific && !slot.specific_from);
       if (replaces) {
@@ -175,6 +185,21 @@ class Builder {
         if (sev == Severity::critical) slot.check.severity = Severity::critical;  // the stricter severity holds
       }
     }
+  }
+
+  // Moves the host's merged checks, in key order, to the output chunks.
+  void finish_host() {
+    std::sort(host_slots_.begin(), host_slots_.end(), [](const Slot& x, const Slot& y) { return x.key < y.key; });
+    for (auto& slot : host_slots_) {
+      if (chunks_.empty() || chunks_.back().size() == kChunk) {
+        chunks_.emplace_back();
+        chunks_.back().reserve(kChunk);
+      }
+      chunks_.back().push_back(std::move(slot.check));
+    }
+    planned_ += host_slots_.size();
+    host_slots_.clear();
+    host_index_.clear();
   }
 
   void plan_flow(std::uint32_t hi, const Host& h, const catalog::Flow& f, std::vector<bool>& override_used) {
@@ -307,6 +332,7 @@ class Builder {
         }
       }
     }
+    finish_host();
   }
 
   static std::string join_path_port(const std::string& path) { return path + ".port"; }
@@ -318,7 +344,10 @@ class Builder {
   std::unordered_set<std::string> vantage_roles_;
   std::uint32_t vantage_host_ = UINT32_MAX;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
-  std::map<Key, Slot> slots_;
+  std::vector<Slot> host_slots_;                            // the current host's checks
+  std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
+  std::vector<std::vector<Check>> chunks_;
+  std::size_t planned_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "portdrift/plan/plan.hpp"
 
 namespace portdrift::plan {
@@ -175,6 +177,58 @@ hosts:
   EXPECT_EQ(find(r.plan, "w1", 514)->payload.label, "empty");  // syslog never answers: nothing to ask
   // Per address: 7 tcp and 1 udp from the catalog, 3 more tcp and 1 udp explicit (80 replaces the catalog's).
   EXPECT_EQ(r.plan.checks.size(), 2U * (8U + 3U + 1U));
+}
+
+TEST(Plan, ChecksAreOrderedByHostThenAddressProtocolAndPort) {
+  // Written out of order, with an explicit check replacing a catalog one (80) and a second flow on 8765.
+  auto r = plan_for(R"(vantage: {roles: [client, admin]}
+hosts:
+  - name: w1
+    addresses: [198.18.0.1, "2001:2::1"]
+    roles: [web]
+    checks:
+      - {protocol: udp, port: 514}
+      - {protocol: tcp, port: "9001,9000", expect: filtered}
+      - {protocol: tcp, port: 80, expect: closed, name: retired}
+      - {protocol: tcp, port: 22}
+  - {name: d1, address: 198.18.0.2, roles: [db], checks: [{protocol: tcp, port: 5}]}
+)");
+  ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+  std::vector<std::string> got;
+  for (const auto& c : r.plan.checks) {
+    got.push_back(fmt::format("{} {} {}/{} {}", c.host, c.target, to_string(c.protocol), c.port,
+                              c.catalog_ids.empty() ? c.label : c.catalog_ids.front()));
+  }
+  std::vector<std::string> want;
+  for (const std::string a : {"198.18.0.1", "2001:2::1"}) {
+    for (const std::string tail : {"tcp/22 explicit check", "tcp/80 retired", "tcp/443 shop-https",
+                                   "tcp/2701 shop-rc", "tcp/2702 shop-rc", "tcp/2703 shop-rc", "tcp/2704 shop-rc",
+                                   "tcp/8765 shop-ctl-admin", "tcp/9000 explicit check",
+                                   "tcp/9001 explicit check", "udp/53 shop-dns", "udp/514 explicit check"}) {
+      want.push_back("w1 " + a + " " + tail);
+    }
+  }
+  want.push_back("d1 198.18.0.2 tcp/5 explicit check");
+  EXPECT_EQ(got, want);
+}
+
+TEST(Plan, LargePlanKeepsEveryCheckInOrder) {
+  // More checks than fit in one of the builder's output chunks.
+  std::string topology = "vantage: {roles: [client]}\nhosts:\n";
+  for (int i = 0; i < 3000; ++i) {
+    topology += fmt::format("  - {{name: h{}, address: 198.18.{}.{}, checks: [{{protocol: tcp, port: \"7-8\"}}, "
+                            "{{protocol: tcp, port: 6}}]}}\n",
+                            i, i / 250, i % 250 + 1);
+  }
+  auto r = plan_for(topology);
+  ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+  ASSERT_EQ(r.plan.checks.size(), 9000U);
+  for (std::size_t i = 0; i < r.plan.checks.size(); ++i) {
+    const auto& c = r.plan.checks[i];
+    ASSERT_EQ(c.host_index, i / 3) << i;
+    ASSERT_EQ(c.host, fmt::format("h{}", i / 3)) << i;
+    ASSERT_EQ(c.port, 6 + i % 3) << i;
+  }
 }
 
 TEST(Plan, FlowSettingsDisableAndRetune) {

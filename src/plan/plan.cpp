@@ -1,8 +1,8 @@
 #include "portdrift/plan/plan.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,15 +28,8 @@ class Builder {
     select_products();
     check_flow_settings();
     resolve_vantage();
+    result_.plan.checks.reserve(upper_bound());
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
-    // One exact allocation for the result; each chunk is freed as soon as it is moved.
-    std::vector<Check> checks;
-    checks.reserve(planned_);
-    for (auto& chunk : chunks_) {
-      std::move(chunk.begin(), chunk.end(), std::back_inserter(checks));
-      std::vector<Check>().swap(chunk);
-    }
-    result_.plan.checks = std::move(checks);
     return std::move(result_);
   }
 
@@ -52,8 +45,6 @@ class Builder {
   static std::uint64_t key_of(std::uint32_t address, Protocol proto, std::uint16_t port) noexcept {
     return (std::uint64_t{address} << 24) | (std::uint64_t{static_cast<std::uint8_t>(proto)} << 16) | port;
   }
-  // Finished checks wait in chunks until run() knows the total and makes one exact vector.
-  static constexpr std::size_t kChunk = 4096;
 
   void error(SourcePos pos, std::string path, std::string message) {
     result_.diagnostics.push_back(Diagnostic{t_.file, pos, std::move(path), std::move(message)});
@@ -187,19 +178,45 @@ class Builder {
     }
   }
 
-  // Moves the host's merged checks, in key order, to the output chunks.
+  // Moves the host's merged checks, in key order, to the plan.
   void finish_host() {
     std::sort(host_slots_.begin(), host_slots_.end(), [](const Slot& x, const Slot& y) { return x.key < y.key; });
-    for (auto& slot : host_slots_) {
-      if (chunks_.empty() || chunks_.back().size() == kChunk) {
-        chunks_.emplace_back();
-        chunks_.back().reserve(kChunk);
-      }
-      chunks_.back().push_back(std::move(slot.check));
-    }
-    planned_ += host_slots_.size();
+    for (auto& slot : host_slots_) result_.plan.checks.push_back(std::move(slot.check));
     host_slots_.clear();
     host_index_.clear();
+  }
+
+  // At least as many checks as plan_host() will make (merging only makes fewer), so that the
+  // plan's vector is allocated once instead of growing by copies. Only capacity depends on it:
+  // a low count would cost a reallocation, never a check.
+  std::size_t upper_bound() const {
+    std::unordered_map<std::string_view, std::size_t> per_role;  // checks a flow to this role can make
+    for (const auto& f : c_.flows) {
+      if (!products_.contains(f.product)) continue;
+      if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
+      std::size_t n = 1;
+      if (f.protocol != Protocol::icmp) n = f.dynamic || f.ports.count() > kMaxCatalogRangePorts ? 0 : f.ports.count();
+      per_role[f.to] += n;
+    }
+    std::size_t total = 0;
+    for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
+      const Host& h = t_.hosts[hi];
+      std::size_t n = 0;
+      if (hi != vantage_host_) {
+        for (std::size_t r = 0; r < h.roles.size(); ++r) {
+          const auto& role = h.roles[r].value;
+          const bool repeated = std::any_of(h.roles.begin(), h.roles.begin() + static_cast<std::ptrdiff_t>(r),
+                                            [&](const Named& x) { return x.value == role; });
+          if (const auto it = per_role.find(role); !repeated && it != per_role.end()) n += it->second;
+        }
+      }
+      for (const auto& c : h.checks) {
+        if (c.protocol == Protocol::icmp) n += 1;
+        else if (c.ports.count() <= kMaxExplicitPorts) n += c.ports.count();
+      }
+      total += n * h.addresses.size();
+    }
+    return total;
   }
 
   void plan_flow(std::uint32_t hi, const Host& h, const catalog::Flow& f, std::vector<bool>& override_used) {
@@ -346,8 +363,6 @@ class Builder {
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
   std::vector<Slot> host_slots_;                            // the current host's checks
   std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
-  std::vector<std::vector<Check>> chunks_;
-  std::size_t planned_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -46,18 +47,24 @@ std::optional<Node> YamlReader::load_file(const std::string& path) {
     error(SourcePos{}, "", "cannot open file (missing or unreadable)");
     return std::nullopt;
   }
-  std::ostringstream buf;
+  // One buffer, sized from the file when it has a size, and handed to the parser without a copy.
+  std::string text;
+  std::error_code ec;
+  if (const auto size = std::filesystem::file_size(path, ec); !ec) text.reserve(static_cast<std::size_t>(size));
+  std::ostringstream buf(std::move(text));
   buf << in.rdbuf();
   if (in.bad()) {
     error(SourcePos{}, "", "cannot read file");
     return std::nullopt;
   }
-  const std::string text = buf.str();
+  text = std::move(buf).str();
   if (text.find('\0') != std::string::npos) {
     error(SourcePos{}, "", "not a YAML text file (contains NUL bytes)");
     return std::nullopt;
   }
-  return load_text(text);
+  Node root = doc_.parse(std::move(text), file_, out_);
+  if (!root.IsDefined()) return std::nullopt;
+  return root;
 }
 
 std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view key_path,

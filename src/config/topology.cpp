@@ -256,6 +256,7 @@ void read_host(YamlReader& r, const Node& node, const std::string& path, std::ve
     if (!n->IsSequence()) {
       r.error(*n, cpath, "expected a list of checks");
     } else {
+      h.checks.reserve(n->size());
       std::size_t i = 0;
       for (const auto& c : *n) read_check(r, c, index_path(cpath, i++), h.checks);
     }
@@ -279,6 +280,7 @@ void read_root(YamlReader& r, const Node& root, Topology& t) {
     if (!n->IsSequence() || n->size() == 0) {
       r.error(*n, "hosts", "expected a non-empty list of hosts");
     } else {
+      t.hosts.reserve(n->size());
       std::size_t i = 0;
       for (const auto& h : *n) read_host(r, h, index_path("hosts", i++), t.hosts);
     }

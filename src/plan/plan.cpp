@@ -120,26 +120,37 @@ class Builder {
   }
 
   // What a UDP or ICMP check carries besides its port: how it probes and how silence counts.
+  using ChoicePtr = std::shared_ptr<const probe::payloads::Choice>;
   struct Extras {
     Silence silence = Silence::warning;
-    probe::payloads::Choice payload;
+    ChoicePtr payload = no_payload();
     std::uint32_t echo_count = 3;
     std::uint32_t icmp_ratelimit_ms = 1000;
   };
 
-  // A `payload:` value from the topology, checked against the registry; nullopt (and a diagnostic) if invalid.
-  std::optional<probe::payloads::Choice> payload_of(const config::Named& n) {
+  // A `payload:` value from the topology, checked against the registry; null (and a diagnostic) if invalid.
+  ChoicePtr payload_of(const config::Named& n) {
     std::string why;
     auto choice = probe::payloads::parse_choice(n.value, why);
-    if (!choice) error(n.pos, n.key_path, why);
-    return choice;
+    if (!choice) {
+      error(n.pos, n.key_path, why);
+      return nullptr;
+    }
+    return std::make_shared<const probe::payloads::Choice>(std::move(*choice));
   }
 
-  Extras extras_for(const Host& h, Protocol proto, std::uint16_t documented_port) const {
+  // The registry's choice for a documented port, made once per port and shared.
+  const ChoicePtr& default_payload(std::uint16_t port) {
+    auto& p = default_payloads_[port];
+    if (!p) p = std::make_shared<const probe::payloads::Choice>(probe::payloads::default_choice(port));
+    return p;
+  }
+
+  Extras extras_for(const Host& h, Protocol proto, std::uint16_t documented_port) {
     Extras x;
     x.icmp_ratelimit_ms = h.icmp_ratelimit_ms.value_or(t_.defaults.probe.icmp_ratelimit_ms);
     x.echo_count = t_.defaults.probe.echoes;
-    if (proto == Protocol::udp) x.payload = probe::payloads::default_choice(documented_port);
+    if (proto == Protocol::udp) x.payload = default_payload(documented_port);
     return x;
   }
 
@@ -165,10 +176,19 @@ class Builder {
         std::vector<std::string> ids;
         if (flow != nullptr) ids.push_back(flow->id);
         if (!fresh && !is_explicit) ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
-        slot.check = Check{host_index, h.name,        h.addresses[a].value, proto,
-                           port,       expect,        sev,                  std::move(ids),
-                           label,      extras.silence, extras.payload,      extras.echo_count,
-                           extras.icmp_ratelimit_ms};
+        slot.check = Check{.host_index = host_index,
+                           .port = port,
+                           .protocol = proto,
+                           .expect = expect,
+                           .severity = sev,
+                           .silence = extras.silence,
+                           .echo_count = extras.echo_count,
+                           .icmp_ratelimit_ms = extras.icmp_ratelimit_ms,
+                           .host = h.name,
+                           .target = h.addresses[a].value,
+                           .catalog_ids = std::move(ids),
+                           .label = label,
+                           .payload = extras.payload};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;
       } else if (!slot.explicit_) {
@@ -252,7 +272,7 @@ class Builder {
       return;
     }
     const Severity sev = severity_for(h, &f, setting);
-    std::optional<probe::payloads::Choice> flow_payload;
+    ChoicePtr flow_payload;
     if (setting != nullptr && setting->payload && f.protocol == Protocol::udp) {
       flow_payload = payload_of(*setting->payload);
       if (!flow_payload) return;
@@ -262,7 +282,7 @@ class Builder {
         auto port = static_cast<std::uint16_t>(p);
         // The payload follows the documented port: a DNS server moved to another port still speaks DNS.
         Extras x = extras_for(h, f.protocol, port);
-        if (flow_payload) x.payload = *flow_payload;
+        if (flow_payload) x.payload = flow_payload;
         if (setting != nullptr && setting->silence) x.silence = *setting->silence;
         if (f.configurable) {
           for (std::size_t o = 0; o < h.port_overrides.size(); ++o) {
@@ -334,7 +354,7 @@ class Builder {
         add(hi, h, Protocol::icmp, 0, c.expect, sev, nullptr, label, true, x);
         continue;
       }
-      std::optional<probe::payloads::Choice> own;
+      ChoicePtr own;
       if (c.payload) {
         own = payload_of(*c.payload);
         if (!own) continue;
@@ -343,7 +363,7 @@ class Builder {
         for (std::uint32_t p = range.first; p <= range.last; ++p) {
           const auto port = static_cast<std::uint16_t>(p);
           Extras x = extras_for(h, c.protocol, port);
-          if (own) x.payload = *own;
+          if (own) x.payload = own;
           if (c.silence) x.silence = *c.silence;
           add(hi, h, c.protocol, port, c.expect, sev, nullptr, label, true, x);
         }
@@ -361,11 +381,17 @@ class Builder {
   std::unordered_set<std::string> vantage_roles_;
   std::uint32_t vantage_host_ = UINT32_MAX;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
+  std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
   std::vector<Slot> host_slots_;                            // the current host's checks
   std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
 };
 
 }  // namespace
+
+std::shared_ptr<const probe::payloads::Choice> no_payload() {
+  static const auto empty = std::make_shared<const probe::payloads::Choice>();
+  return empty;
+}
 
 PlanResult build_plan(const config::Topology& topology, const catalog::Catalog& catalog) {
   return Builder(topology, catalog).run();

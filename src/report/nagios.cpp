@@ -31,7 +31,7 @@ std::string observed_text(const verdict::CheckResult& r) {
   if (o.rtt) s += fmt::format(" in {:.1f} ms", ms(*o.rtt));
   if (!o.reply.empty()) s += fmt::format(": {}", o.reply);
   if (r.outcome == verdict::Outcome::unconfirmed) {
-    s += fmt::format(": unconfirmed, no answer to {} attempts ({} payload)", o.attempts, r.check->payload.label);
+    s += fmt::format(": unconfirmed, no answer to {} attempts ({} payload)", o.attempts, r.check->payload->label);
   }
   return s;
 }

@@ -37,7 +37,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       continue;
     }
     auto& target = targets.emplace_back(*res.address, c.port, c.protocol);
-    target.payload = c.payload;
+    target.payload = *c.payload;
     target.echo_count = c.echo_count;
     target.icmp_ratelimit = std::chrono::milliseconds(c.icmp_ratelimit_ms);
     target_of.push_back(i);

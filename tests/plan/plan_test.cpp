@@ -84,8 +84,8 @@ hosts:
   const auto* dns = find(p, "w1", 53);
   ASSERT_NE(dns, nullptr);
   EXPECT_EQ(dns->protocol, Protocol::udp);
-  ASSERT_NE(dns->payload.builtin, nullptr);
-  EXPECT_EQ(dns->payload.builtin->name, "dns");
+  ASSERT_NE(dns->payload->builtin, nullptr);
+  EXPECT_EQ(dns->payload->builtin->name, "dns");
   EXPECT_EQ(dns->silence, Silence::warning);
   // Dynamic ranges and large ranges are listed as skipped, never expanded.
   ASSERT_EQ(p.skipped.size(), 2U);
@@ -174,7 +174,7 @@ hosts:
   EXPECT_EQ(port80, 2U);
   EXPECT_EQ(find(r.plan, "w1", 9001)->severity, Severity::warning);
   EXPECT_EQ(find(r.plan, "w1", 2701)->severity, Severity::warning);  // topology default
-  EXPECT_EQ(find(r.plan, "w1", 514)->payload.label, "empty");  // syslog never answers: nothing to ask
+  EXPECT_EQ(find(r.plan, "w1", 514)->payload->label, "empty");  // syslog never answers: nothing to ask
   // Per address: 7 tcp and 1 udp from the catalog, 3 more tcp and 1 udp explicit (80 replaces the catalog's).
   EXPECT_EQ(r.plan.checks.size(), 2U * (8U + 3U + 1U));
 }

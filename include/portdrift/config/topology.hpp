@@ -54,16 +54,17 @@ struct DaemonSettings {
   std::uint32_t summary_interval_s = 300;     // the periodic info-level summary line
 };
 
+// Small fields first: a large topology holds tens of thousands of these.
 struct ExplicitCheck {
   Protocol protocol = Protocol::tcp;
-  PortSpec ports;
   Expect expect = Expect::open;  // reachable for icmp unless given
   std::optional<Severity> severity;
-  std::string name;  // optional label shown in reports
   std::optional<Silence> silence;  // udp: how open|filtered counts when open is expected
-  std::optional<Named> payload;    // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan)
   std::optional<std::uint32_t> echoes;  // icmp: echo requests
   SourcePos pos;
+  PortSpec ports;
+  std::string name;  // optional label shown in reports
+  std::optional<Named> payload;    // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan)
   std::string key_path;
 };
 

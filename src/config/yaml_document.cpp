@@ -1,5 +1,7 @@
 #include "portdrift/config/yaml_document.hpp"
 
+#include <array>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -92,9 +94,8 @@ class DocumentBuilder final : public YAML::EventHandler {
   }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
     const auto i = add(Document::Kind::scalar, mark, anchor);
-    entry(i).offset = static_cast<std::uint32_t>(d_.arena_.size());
+    entry(i).offset = store(value);
     entry(i).length = static_cast<std::uint32_t>(value.size());
-    d_.arena_ += value;
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -112,6 +113,28 @@ class DocumentBuilder final : public YAML::EventHandler {
     std::uint32_t index;
     std::uint32_t last_child;
   };
+  struct Cached {
+    std::uint32_t offset = 0;
+    std::uint32_t length = UINT32_MAX;  // nothing cached
+  };
+  static constexpr std::size_t kMaxCached = 32;
+
+  // Keys and values such as `protocol` or `tcp` come back on every host: a small cache of
+  // recent short scalars lets a repeat point at the bytes already in the arena.
+  std::uint32_t store(std::string_view value) {
+    if (value.size() > kMaxCached) return append(value);
+    auto& slot = cache_[std::hash<std::string_view>{}(value) % cache_.size()];
+    if (slot.length == value.size() && std::string_view(d_.arena_).substr(slot.offset, slot.length) == value) {
+      return slot.offset;
+    }
+    slot = {append(value), static_cast<std::uint32_t>(value.size())};
+    return slot.offset;
+  }
+  std::uint32_t append(std::string_view value) {
+    const auto offset = static_cast<std::uint32_t>(d_.arena_.size());
+    d_.arena_ += value;
+    return offset;
+  }
 
   std::uint32_t add(Document::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
     const auto i = static_cast<std::uint32_t>(d_.entries_.size());
@@ -133,6 +156,7 @@ class DocumentBuilder final : public YAML::EventHandler {
 
   Document& d_;
   std::vector<Open> open_;
+  std::array<Cached, 1024> cache_{};
   std::map<YAML::anchor_t, std::uint32_t> anchors_;
 };
 
@@ -157,7 +181,6 @@ Node Document::parse(std::string text, const std::string& file, Diagnostics& out
   // Sized from the text so that a large document is one allocation, kept as it is (the
   // document lives only while it is read); a denser text than this only costs a reallocation.
   entries_.reserve(text.size() / kTextBytesPerNode + 16);
-  arena_.reserve(text.size());  // scalars are never longer than their source (rarely exceeded, then it grows)
   std::istringstream in(std::move(text));
   try {
     YAML::Parser parser(in);

@@ -187,7 +187,9 @@ void read_check(YamlReader& r, const Node& node, const std::string& path, std::v
     return n && c.protocol == p ? n : std::nullopt;
   };
   if (auto n = only_for("silence", Protocol::udp)) c.silence = read_silence(r, *n, join_path(path, "silence"));
-  if (auto n = only_for("payload", Protocol::udp)) c.payload = read_payload(r, *n, join_path(path, "payload"));
+  if (auto n = only_for("payload", Protocol::udp)) {
+    if (auto p = read_payload(r, *n, join_path(path, "payload"))) c.payload = std::make_shared<const Named>(std::move(*p));
+  }
   if (auto n = only_for("echoes", Protocol::icmp)) c.echoes = read_echoes(r, *n, join_path(path, "echoes"));
   if (auto n = m->get("severity")) c.severity = r.severity(*n, join_path(path, "severity"));
   if (auto n = m->get("name")) {

@@ -7,6 +7,7 @@
 // needs the catalog.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,7 +65,9 @@ struct ExplicitCheck {
   SourcePos pos;
   PortSpec ports;
   std::string name;  // optional label shown in reports
-  std::optional<Named> payload;    // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan)
+  // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan); null when not given.
+  // A pointer rather than an optional: few checks have one, and the topology holds many checks.
+  std::shared_ptr<const Named> payload;
   std::string key_path;
 };
 

@@ -28,6 +28,12 @@ class Builder {
     select_products();
     check_flow_settings();
     resolve_vantage();
+    // The flows this vantage initiates in the listed products, in catalog order; each host takes those to its roles.
+    for (const auto& f : c_.flows) {
+      if (!products_.contains(f.product)) continue;
+      if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
+      vantage_flows_.push_back(&f);
+    }
     result_.plan.checks.reserve(upper_bound());
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
     return std::move(result_);
@@ -211,12 +217,10 @@ class Builder {
   // a low count would cost a reallocation, never a check.
   std::size_t upper_bound() const {
     std::unordered_map<std::string_view, std::size_t> per_role;  // checks a flow to this role can make
-    for (const auto& f : c_.flows) {
-      if (!products_.contains(f.product)) continue;
-      if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
+    for (const auto* f : vantage_flows_) {
       std::size_t n = 1;
-      if (f.protocol != Protocol::icmp) n = f.dynamic || f.ports.count() > kMaxCatalogRangePorts ? 0 : f.ports.count();
-      per_role[f.to] += n;
+      if (f->protocol != Protocol::icmp) n = f->dynamic || f->ports.count() > kMaxCatalogRangePorts ? 0 : f->ports.count();
+      per_role[f->to] += n;
     }
     std::size_t total = 0;
     for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
@@ -331,11 +335,9 @@ class Builder {
       if (role_known(r)) roles.insert(r.value);
     }
     std::vector<bool> override_used(h.port_overrides.size(), false);
-    if (vantage_host_ != hi) {
-      for (const auto& f : c_.flows) {
-        if (!products_.contains(f.product) || !roles.contains(f.to)) continue;
-        if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
-        plan_flow(hi, h, f, override_used);
+    if (vantage_host_ != hi && !roles.empty()) {
+      for (const auto* f : vantage_flows_) {
+        if (roles.contains(f->to)) plan_flow(hi, h, *f, override_used);
       }
     }
     check_overrides(h, override_used);
@@ -380,6 +382,7 @@ class Builder {
   std::set<std::string, std::less<>> products_;
   std::unordered_set<std::string> vantage_roles_;
   std::uint32_t vantage_host_ = UINT32_MAX;
+  std::vector<const catalog::Flow*> vantage_flows_;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
   std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
   std::vector<Slot> host_slots_;                            // the current host's checks

@@ -343,7 +343,7 @@ class Builder {
     check_overrides(h, override_used);
     for (const auto& c : h.checks) {
       if (c.ports.count() > kMaxExplicitPorts) {
-        error(c.pos, join_path_port(c.key_path),
+        error(c.pos, join_path_port(config::key_path(h, c)),
               fmt::format("{} ports in one check; at most {} may be probed port by port", c.ports.count(),
                           kMaxExplicitPorts));
         continue;

@@ -268,6 +268,27 @@ hosts:
   EXPECT_EQ(r.diagnostics.size(), 6U) << t;
 }
 
+TEST(Plan, AnExplicitCheckKeepsItsListPositionAfterARejectedOne) {
+  // The first check is rejected by the topology reader; the second is still `checks[1]`.
+  auto t = config::parse_topology(R"(vantage: {roles: [client]}
+hosts:
+  - name: w1
+    address: 198.18.0.1
+    checks:
+      - {protocol: sctp, port: 80}
+      - {protocol: tcp, port: "1-2000"}
+)",
+                                  "t.yaml");
+  ASSERT_EQ(t.diagnostics.size(), 1U);
+  ASSERT_EQ(t.topology.hosts.at(0).checks.size(), 1U);
+  EXPECT_EQ(config::key_path(t.topology.hosts[0], t.topology.hosts[0].checks[0]), "hosts[0].checks[1]");
+  static const catalog::Catalog cat = make_catalog();
+  const auto r = build_plan(t.topology, cat);
+  const auto d = all(r.diagnostics);
+  EXPECT_EQ(d, "t.yaml:7:9: hosts[0].checks[1].port: 2000 ports in one check; at most 1024 may be probed port by port\n")
+      << d;
+}
+
 TEST(Plan, BuiltInCatalogAgentVantageChecksNotificationServerWeb) {
   auto cat = catalog::load_catalog(PORTDRIFT_CATALOG_DIR);
   ASSERT_TRUE(cat.ok());

@@ -57,6 +57,7 @@ struct DaemonSettings {
 
 // Small fields first: a large topology holds tens of thousands of these.
 struct ExplicitCheck {
+  std::uint32_t index = 0;  // position in the host's `checks` list; see key_path()
   Protocol protocol = Protocol::tcp;
   Expect expect = Expect::open;  // reachable for icmp unless given
   std::optional<Severity> severity;
@@ -68,7 +69,6 @@ struct ExplicitCheck {
   // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan); null when not given.
   // A pointer rather than an optional: few checks have one, and the topology holds many checks.
   std::shared_ptr<const Named> payload;
-  std::string key_path;
 };
 
 struct PortOverride {
@@ -90,6 +90,9 @@ struct Host {
   SourcePos pos;
   std::string key_path;
 };
+
+// `hosts[3].checks[1]`: made when a diagnostic needs it rather than stored in every check.
+std::string key_path(const Host& host, const ExplicitCheck& check);
 
 struct FlowSetting {
   Named id;

@@ -1,6 +1,7 @@
 #include "portdrift/plan/plan.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -20,6 +21,31 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// Storage for the plan's strings that never moves once written, so that checks can view it.
+class TextStore {
+ public:
+  std::string_view add(std::string_view s) {
+    if (s.empty()) return {};
+    if (s.size() > left_) {
+      const std::size_t size = std::max(s.size(), kBlock);
+      blocks_.push_back(std::make_unique<char[]>(size));
+      next_ = blocks_.back().get();
+      left_ = size;
+    }
+    char* p = next_;
+    std::copy(s.begin(), s.end(), p);
+    next_ += s.size();
+    left_ -= s.size();
+    return {p, s.size()};
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 64 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
+
 class Builder {
  public:
   Builder(const config::Topology& t, const catalog::Catalog& c) : t_(t), c_(c) {}
@@ -36,6 +62,7 @@ class Builder {
     }
     result_.plan.checks.reserve(upper_bound());
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
+    result_.plan.text = std::move(text_);
     return std::move(result_);
   }
 
@@ -190,10 +217,10 @@ class Builder {
                            .silence = extras.silence,
                            .echo_count = extras.echo_count,
                            .icmp_ratelimit_ms = extras.icmp_ratelimit_ms,
-                           .host = h.name,
-                           .target = h.addresses[a].value,
+                           .host = host_text_,
+                           .target = address_text_[a],
                            .catalog_ids = std::move(ids),
-                           .label = label,
+                           .label = label_text(label),
                            .payload = extras.payload};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;
@@ -202,6 +229,13 @@ class Builder {
         if (sev == Severity::critical) slot.check.severity = Severity::critical;  // the stricter severity holds
       }
     }
+  }
+
+  // One copy of each label (flow components, check names) for the whole plan.
+  std::string_view label_text(const std::string& label) {
+    auto [it, fresh] = labels_.try_emplace(label);
+    if (fresh) it->second = text_->add(label);
+    return it->second;
   }
 
   // Moves the host's merged checks, in key order, to the plan.
@@ -330,6 +364,9 @@ class Builder {
 
   void plan_host(std::uint32_t hi) {
     const Host& h = t_.hosts[hi];
+    host_text_ = text_->add(h.name);
+    address_text_.clear();
+    for (const auto& a : h.addresses) address_text_.push_back(text_->add(a.value));
     std::unordered_set<std::string> roles;
     for (const auto& r : h.roles) {
       if (role_known(r)) roles.insert(r.value);
@@ -385,6 +422,10 @@ class Builder {
   std::vector<const catalog::Flow*> vantage_flows_;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
   std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
+  std::shared_ptr<TextStore> text_ = std::make_shared<TextStore>();
+  std::unordered_map<std::string, std::string_view> labels_;
+  std::string_view host_text_;                // the current host's name, in text_
+  std::vector<std::string_view> address_text_;  // and its addresses
   std::vector<Slot> host_slots_;                            // the current host's checks
   std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
 };

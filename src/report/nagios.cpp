@@ -8,7 +8,7 @@ namespace portdrift::report {
 namespace {
 
 std::string target_of(const plan::Check& c, const Observation& o) {
-  if (o.address.empty() || o.address == c.target) return c.target;
+  if (o.address.empty() || o.address == c.target) return std::string(c.target);
   return fmt::format("{} ({})", o.address, c.target);
 }
 

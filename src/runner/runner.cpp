@@ -17,7 +17,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
 
   std::vector<std::string> names;
   names.reserve(indices.size());
-  for (const auto i : indices) names.push_back(plan.checks.at(i).target);
+  for (const auto i : indices) names.emplace_back(plan.checks.at(i).target);
   const auto resolved = co_await probe::resolve_all(std::move(names), options.dns_timeout);
 
   std::vector<probe::Target> targets;
@@ -28,7 +28,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
     const auto& c = plan.checks[indices[i]];
     auto& r = pass.results[i];
     r.check = &c;
-    const auto& res = resolved.at(c.target);
+    const auto& res = resolved.at(std::string(c.target));
     if (!res.address) {
       r.observation.state = PortState::unknown;
       r.observation.reason = Reason::resolve_failed;
@@ -47,7 +47,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
   for (std::size_t t = 0; t < observations.size(); ++t) {
     auto& r = pass.results[target_of[t]];
     r.observation = std::move(observations[t]);
-    r.observation.address = resolved.at(r.check->target).text;
+    r.observation.address = resolved.at(std::string(r.check->target)).text;
     r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
   }
   pass.duration =

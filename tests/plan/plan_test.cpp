@@ -212,6 +212,26 @@ hosts:
   EXPECT_EQ(got, want);
 }
 
+TEST(Plan, ChecksKeepTheirTextAfterTheTopologyAndTheOriginalPlanAreGone) {
+  Plan copy;
+  Plan moved;
+  {
+    auto r = plan_for(R"(vantage: {roles: [client]}
+hosts:
+  - {name: a-host-name-longer-than-sso, address: a.dns.name.longer.than.sso, checks: [{protocol: tcp, port: 7, name: a-label-longer-than-sso}]}
+)");
+    ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+    copy = r.plan;
+    moved = std::move(r.plan);
+  }
+  for (const Plan* p : {&copy, &moved}) {
+    ASSERT_EQ(p->checks.size(), 1U);
+    EXPECT_EQ(p->checks[0].host, "a-host-name-longer-than-sso");
+    EXPECT_EQ(p->checks[0].target, "a.dns.name.longer.than.sso");
+    EXPECT_EQ(p->checks[0].label, "a-label-longer-than-sso");
+  }
+}
+
 TEST(Plan, LargePlanKeepsEveryCheckInOrder) {
   // More checks than fit in one of the builder's output chunks.
   std::string topology = "vantage: {roles: [client]}\nhosts:\n";

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "portdrift/catalog/catalog.hpp"
@@ -39,10 +40,11 @@ struct Check {
   Silence silence = Silence::warning;    // udp: how open|filtered counts when `open` is expected
   std::uint32_t echo_count = 3;          // icmp: echo requests per check
   std::uint32_t icmp_ratelimit_ms = 1000;  // udp: the target's assumed ICMP error interval; 0 = no pacing
-  std::string host;
-  std::string target;  // as configured: IP literal or DNS name
+  // host, target and label view text owned by the Plan (Plan::text), the same for many checks.
+  std::string_view host;
+  std::string_view target;  // as configured: IP literal or DNS name
   std::vector<std::string> catalog_ids;  // empty for explicit checks
-  std::string label;                     // explicit check's name or the flow's component
+  std::string_view label;                // explicit check's name or the flow's component
   // udp: what the probe sends (the registry's choice by default). Never null; immutable and
   // shared by the checks that send the same thing.
   std::shared_ptr<const probe::payloads::Choice> payload = no_payload();
@@ -59,6 +61,8 @@ struct Skipped {
 struct Plan {
   std::vector<Check> checks;
   std::vector<Skipped> skipped;
+  // Owns the characters that the checks' host, target and label view; copies of a plan share it.
+  std::shared_ptr<const void> text;
 };
 
 struct PlanResult {

@@ -74,26 +74,37 @@ std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view k
     return std::nullopt;
   }
   MapView view;
-  std::unordered_set<std::string> seen;
-  for (const auto& kv : node.pairs()) {
+  // Keys seen so far, as views into the document. Most mappings have a handful of keys: a
+  // linear search beats hashing them; large ones (flows, port overrides) get a set.
+  const auto pairs = node.pairs();
+  view.entries_.reserve(pairs.size());
+  constexpr std::size_t kLinear = 16;
+  std::vector<std::string_view> seen_few;
+  std::unordered_set<std::string_view> seen_many;
+  auto first_time = [&](std::string_view name) {
+    if (pairs.size() > kLinear) return seen_many.insert(name).second;
+    if (std::find(seen_few.begin(), seen_few.end(), name) != seen_few.end()) return false;
+    seen_few.push_back(name);
+    return true;
+  };
+  for (const auto& kv : pairs) {
     const Node& key = kv.first;
     if (!key.IsScalar()) {
       error(key, key_path, "mapping keys must be plain scalars");
       continue;
     }
-    const std::string name(key.Scalar());
-    const std::string path = join_path(key_path, name);
-    if (!seen.insert(name).second) {
-      error(key, path, "duplicate key");
+    const std::string_view name = key.Scalar();
+    if (!first_time(name)) {
+      error(key, join_path(key_path, name), "duplicate key");
       continue;
     }
     if (allowed != nullptr && std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
       std::string expected;
       for (auto a : *allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
-      error(key, path, fmt::format("unknown key (expected one of: {})", expected));
+      error(key, join_path(key_path, name), fmt::format("unknown key (expected one of: {})", expected));
       continue;
     }
-    view.entries_.push_back({name, key, kv.second});
+    view.entries_.push_back({std::string(name), key, kv.second});
   }
   return view;
 }

@@ -126,12 +126,15 @@ void read_flows(YamlReader& r, const Node& node, std::vector<FlowSetting>& flows
   }
 }
 
-void read_check(YamlReader& r, const Node& node, const std::string& path, std::vector<ExplicitCheck>& out) {
+std::string checks_path(std::string_view host_path) { return join_path(host_path, "checks"); }
+
+void read_check(YamlReader& r, const Node& node, std::size_t index, const std::string& path,
+                std::vector<ExplicitCheck>& out) {
   auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name", "silence", "payload", "echoes"});
   if (!m) return;
   ExplicitCheck c;
+  c.index = static_cast<std::uint32_t>(index);
   c.pos = YamlReader::pos(node);
-  c.key_path = path;
   bool ok = true;
   if (auto n = m->get("protocol")) {
     if (auto p = r.protocol(*n, join_path(path, "protocol"))) {
@@ -187,7 +190,9 @@ void read_check(YamlReader& r, const Node& node, const std::string& path, std::v
     return n && c.protocol == p ? n : std::nullopt;
   };
   if (auto n = only_for("silence", Protocol::udp)) c.silence = read_silence(r, *n, join_path(path, "silence"));
-  if (auto n = only_for("payload", Protocol::udp)) c.payload = read_payload(r, *n, join_path(path, "payload"));
+  if (auto n = only_for("payload", Protocol::udp)) {
+    if (auto p = read_payload(r, *n, join_path(path, "payload"))) c.payload = std::make_shared<const Named>(std::move(*p));
+  }
   if (auto n = only_for("echoes", Protocol::icmp)) c.echoes = read_echoes(r, *n, join_path(path, "echoes"));
   if (auto n = m->get("severity")) c.severity = r.severity(*n, join_path(path, "severity"));
   if (auto n = m->get("name")) {
@@ -252,12 +257,16 @@ void read_host(YamlReader& r, const Node& node, const std::string& path, std::ve
     }
   }
   if (auto n = m->get("checks")) {
-    const std::string cpath = join_path(path, "checks");
+    const std::string cpath = checks_path(path);
     if (!n->IsSequence()) {
       r.error(*n, cpath, "expected a list of checks");
     } else {
+      h.checks.reserve(n->size());
       std::size_t i = 0;
-      for (const auto& c : *n) read_check(r, c, index_path(cpath, i++), h.checks);
+      for (const auto& c : *n) {
+        read_check(r, c, i, index_path(cpath, i), h.checks);
+        ++i;
+      }
     }
   }
   if (!m->get("roles") && !m->get("checks") && !h.name.empty()) {
@@ -279,6 +288,7 @@ void read_root(YamlReader& r, const Node& root, Topology& t) {
     if (!n->IsSequence() || n->size() == 0) {
       r.error(*n, "hosts", "expected a non-empty list of hosts");
     } else {
+      t.hosts.reserve(n->size());
       std::size_t i = 0;
       for (const auto& h : *n) read_host(r, h, index_path("hosts", i++), t.hosts);
     }
@@ -298,6 +308,10 @@ void read_root(YamlReader& r, const Node& root, Topology& t) {
 
 
 }  // namespace
+
+std::string key_path(const Host& host, const ExplicitCheck& check) {
+  return index_path(checks_path(host.key_path), check.index);
+}
 
 TopologyResult parse_topology(std::string_view text, const std::string& file) {
   TopologyResult result;

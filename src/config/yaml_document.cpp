@@ -1,5 +1,7 @@
 #include "portdrift/config/yaml_document.hpp"
 
+#include <array>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -51,7 +53,8 @@ Node::Iterator& Node::Iterator::operator++() noexcept {
 
 Node::Iterator Node::begin() const noexcept {
   if (!IsSequence() && !IsMap()) return end();
-  return {doc_, doc_->at(resolved()).first_child};
+  const auto i = resolved();
+  return {doc_, doc_->at(i).length == 0 ? kNone : i + 1};
 }
 
 std::vector<NodePair> Node::pairs() const {
@@ -68,6 +71,11 @@ std::vector<NodePair> Node::pairs() const {
 
 // --- building -----------------------------------------------------------------
 
+namespace {
+// A topology has a node for every 6 to 10 bytes of text (`- {protocol: tcp, port: "80"}` is 5 nodes in 30).
+constexpr std::size_t kTextBytesPerNode = 8;
+}  // namespace
+
 class DocumentBuilder final : public YAML::EventHandler {
  public:
   explicit DocumentBuilder(Document& d) : d_(d) {}
@@ -79,16 +87,15 @@ class DocumentBuilder final : public YAML::EventHandler {
     const auto i = add(Document::Kind::alias, mark, YAML::NullAnchor);
     const auto it = anchors_.find(anchor);
     if (it == anchors_.end()) {
-      d_.entries_[i].kind = Document::Kind::null;
+      entry(i).kind = Document::Kind::null;
     } else {
-      d_.entries_[i].offset = it->second;
+      entry(i).offset = it->second;
     }
   }
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string& value) override {
     const auto i = add(Document::Kind::scalar, mark, anchor);
-    d_.entries_[i].offset = static_cast<std::uint32_t>(d_.arena_.size());
-    d_.entries_[i].length = static_cast<std::uint32_t>(value.size());
-    d_.arena_ += value;
+    entry(i).offset = store(value);
+    entry(i).length = static_cast<std::uint32_t>(value.size());
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
@@ -106,30 +113,50 @@ class DocumentBuilder final : public YAML::EventHandler {
     std::uint32_t index;
     std::uint32_t last_child;
   };
+  struct Cached {
+    std::uint32_t offset = 0;
+    std::uint32_t length = UINT32_MAX;  // nothing cached
+  };
+  static constexpr std::size_t kMaxCached = 32;
+
+  // Keys and values such as `protocol` or `tcp` come back on every host: a small cache of
+  // recent short scalars lets a repeat point at the bytes already in the arena.
+  std::uint32_t store(std::string_view value) {
+    if (value.size() > kMaxCached) return append(value);
+    auto& slot = cache_[std::hash<std::string_view>{}(value) % cache_.size()];
+    if (slot.length == value.size() && std::string_view(d_.arena_).substr(slot.offset, slot.length) == value) {
+      return slot.offset;
+    }
+    slot = {append(value), static_cast<std::uint32_t>(value.size())};
+    return slot.offset;
+  }
+  std::uint32_t append(std::string_view value) {
+    const auto offset = static_cast<std::uint32_t>(d_.arena_.size());
+    d_.arena_ += value;
+    return offset;
+  }
 
   std::uint32_t add(Document::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
     const auto i = static_cast<std::uint32_t>(d_.entries_.size());
-    Document::Entry e;
+    Document::Entry& e = d_.entries_.emplace_back();
     e.kind = kind;
     e.line = mark.line + 1;
     e.column = mark.column + 1;
-    d_.entries_.push_back(e);
     if (!open_.empty()) {
       auto& parent = open_.back();
-      if (parent.last_child == Node::kNone) {
-        d_.entries_[parent.index].first_child = i;
-      } else {
-        d_.entries_[parent.last_child].next_sibling = i;
-      }
+      if (parent.last_child != Node::kNone) entry(parent.last_child).next_sibling = i;
       parent.last_child = i;
-      ++d_.entries_[parent.index].length;
+      ++entry(parent.index).length;
     }
     if (anchor != YAML::NullAnchor) anchors_[anchor] = i;
     return i;
   }
 
+  Document::Entry& entry(std::uint32_t i) noexcept { return d_.entries_[i]; }
+
   Document& d_;
   std::vector<Open> open_;
+  std::array<Cached, 1024> cache_{};
   std::map<YAML::anchor_t, std::uint32_t> anchors_;
 };
 
@@ -151,6 +178,9 @@ class Ignore final : public YAML::EventHandler {
 Node Document::parse(std::string text, const std::string& file, Diagnostics& out) {
   entries_.clear();
   arena_.clear();
+  // Sized from the text so that a large document is one allocation, kept as it is (the
+  // document lives only while it is read); a denser text than this only costs a reallocation.
+  entries_.reserve(text.size() / kTextBytesPerNode + 16);
   std::istringstream in(std::move(text));
   try {
     YAML::Parser parser(in);
@@ -171,8 +201,7 @@ Node Document::parse(std::string text, const std::string& file, Diagnostics& out
     out.push_back(Diagnostic{file, {}, "", fmt::format("not valid YAML: {}", e.msg)});
     return {};
   }
-  entries_.shrink_to_fit();
-  if (entries_[0].kind == Kind::null) {
+  if (at(0).kind == Kind::null) {
     out.push_back(Diagnostic{file, {}, "", "the file is empty: expected a YAML mapping"});
     return {};
   }

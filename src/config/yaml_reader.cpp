@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unordered_set>
@@ -46,18 +47,24 @@ std::optional<Node> YamlReader::load_file(const std::string& path) {
     error(SourcePos{}, "", "cannot open file (missing or unreadable)");
     return std::nullopt;
   }
-  std::ostringstream buf;
+  // One buffer, sized from the file when it has a size, and handed to the parser without a copy.
+  std::string text;
+  std::error_code ec;
+  if (const auto size = std::filesystem::file_size(path, ec); !ec) text.reserve(static_cast<std::size_t>(size));
+  std::ostringstream buf(std::move(text));
   buf << in.rdbuf();
   if (in.bad()) {
     error(SourcePos{}, "", "cannot read file");
     return std::nullopt;
   }
-  const std::string text = buf.str();
+  text = std::move(buf).str();
   if (text.find('\0') != std::string::npos) {
     error(SourcePos{}, "", "not a YAML text file (contains NUL bytes)");
     return std::nullopt;
   }
-  return load_text(text);
+  Node root = doc_.parse(std::move(text), file_, out_);
+  if (!root.IsDefined()) return std::nullopt;
+  return root;
 }
 
 std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view key_path,
@@ -67,26 +74,37 @@ std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view k
     return std::nullopt;
   }
   MapView view;
-  std::unordered_set<std::string> seen;
-  for (const auto& kv : node.pairs()) {
+  // Keys seen so far, as views into the document. Most mappings have a handful of keys: a
+  // linear search beats hashing them; large ones (flows, port overrides) get a set.
+  const auto pairs = node.pairs();
+  view.entries_.reserve(pairs.size());
+  constexpr std::size_t kLinear = 16;
+  std::vector<std::string_view> seen_few;
+  std::unordered_set<std::string_view> seen_many;
+  auto first_time = [&](std::string_view name) {
+    if (pairs.size() > kLinear) return seen_many.insert(name).second;
+    if (std::find(seen_few.begin(), seen_few.end(), name) != seen_few.end()) return false;
+    seen_few.push_back(name);
+    return true;
+  };
+  for (const auto& kv : pairs) {
     const Node& key = kv.first;
     if (!key.IsScalar()) {
       error(key, key_path, "mapping keys must be plain scalars");
       continue;
     }
-    const std::string name(key.Scalar());
-    const std::string path = join_path(key_path, name);
-    if (!seen.insert(name).second) {
-      error(key, path, "duplicate key");
+    const std::string_view name = key.Scalar();
+    if (!first_time(name)) {
+      error(key, join_path(key_path, name), "duplicate key");
       continue;
     }
     if (allowed != nullptr && std::find(allowed->begin(), allowed->end(), name) == allowed->end()) {
       std::string expected;
       for (auto a : *allowed) expected += fmt::format("{}{}", expected.empty() ? "" : ", ", a);
-      error(key, path, fmt::format("unknown key (expected one of: {})", expected));
+      error(key, join_path(key_path, name), fmt::format("unknown key (expected one of: {})", expected));
       continue;
     }
-    view.entries_.push_back({name, key, kv.second});
+    view.entries_.push_back({std::string(name), key, kv.second});
   }
   return view;
 }

@@ -299,7 +299,7 @@ struct Daemon::Impl {
   }
 
   void announce(const plan::Check& c, const Tracked& t, const Event& e, WallTime now) {
-    const std::string ids = c.catalog_ids.empty() ? (c.label.empty() ? "explicit check" : c.label)
+    const std::string ids = c.catalog_ids.empty() ? std::string(c.label.empty() ? "explicit check" : c.label)
                                                   : join_ids(c.catalog_ids);
     std::string text;
     std::string_view kind;
@@ -344,9 +344,9 @@ struct Daemon::Impl {
     const Field fields[] = {
         {"MESSAGE_ID", std::string(message_id)},
         {"PORTDRIFT_EVENT", std::string(kind)},
-        {"PORTDRIFT_HOST", c.host},
-        {"PORTDRIFT_TARGET", c.target},
-        {"PORTDRIFT_ADDRESS", t.last.address.empty() ? c.target : t.last.address},
+        {"PORTDRIFT_HOST", std::string(c.host)},
+        {"PORTDRIFT_TARGET", std::string(c.target)},
+        {"PORTDRIFT_ADDRESS", t.last.address.empty() ? std::string(c.target) : t.last.address},
         {"PORTDRIFT_PROTOCOL", std::string(to_string(c.protocol))},
         {"PORTDRIFT_PORT", std::to_string(c.port)},
         {"PORTDRIFT_EXPECTED", std::string(to_string(c.expect))},
@@ -555,8 +555,8 @@ struct Daemon::Impl {
   }
 
   static Exposition::Labels labels(const plan::Check& c, const Tracked& t, bool with_observed) {
-    Exposition::Labels l{{"host", c.host},
-                         {"address", t.last.address.empty() ? c.target : t.last.address},
+    Exposition::Labels l{{"host", std::string(c.host)},
+                         {"address", t.last.address.empty() ? std::string(c.target) : t.last.address},
                          {"protocol", std::string(to_string(c.protocol))},
                          {"port", std::to_string(c.port)},
                          {"expected", std::string(to_string(c.expect))}};

@@ -1,9 +1,9 @@
 #include "portdrift/plan/plan.hpp"
 
 #include <algorithm>
-#include <map>
+#include <memory>
 #include <set>
-#include <tuple>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -21,6 +21,31 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
+// Storage for the plan's strings that never moves once written, so that checks can view it.
+class TextStore {
+ public:
+  std::string_view add(std::string_view s) {
+    if (s.empty()) return {};
+    if (s.size() > left_) {
+      const std::size_t size = std::max(s.size(), kBlock);
+      blocks_.push_back(std::make_unique<char[]>(size));
+      next_ = blocks_.back().get();
+      left_ = size;
+    }
+    char* p = next_;
+    std::copy(s.begin(), s.end(), p);
+    next_ += s.size();
+    left_ -= s.size();
+    return {p, s.size()};
+  }
+
+ private:
+  static constexpr std::size_t kBlock = 64 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
+
 class Builder {
  public:
   Builder(const config::Topology& t, const catalog::Catalog& c) : t_(t), c_(c) {}
@@ -29,22 +54,30 @@ class Builder {
     select_products();
     check_flow_settings();
     resolve_vantage();
+    // The flows this vantage initiates in the listed products, in catalog order; each host takes those to its roles.
+    for (const auto& f : c_.flows) {
+      if (!products_.contains(f.product)) continue;
+      if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
+      vantage_flows_.push_back(&f);
+    }
+    result_.plan.checks.reserve(upper_bound());
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
-    // Stable output: by host order, then protocol, port, address.
-    std::vector<Check> checks;
-    checks.reserve(slots_.size());
-    for (auto& [key, slot] : slots_) checks.push_back(std::move(slot.check));
-    result_.plan.checks = std::move(checks);
+    result_.plan.text = std::move(text_);
     return std::move(result_);
   }
 
  private:
   struct Slot {
     Check check;
+    std::uint64_t key = 0;
     bool explicit_ = false;
     bool specific_from = false;  // came from a flow whose `from` is a vantage role, not `any`
   };
-  using Key = std::tuple<std::uint32_t, std::uint32_t, Protocol, std::uint16_t>;  // host, address#, proto, port
+  // Checks are merged per host: address#, protocol and port packed so that the
+  // key's order is the plan's order within a host.
+  static std::uint64_t key_of(std::uint32_t address, Protocol proto, std::uint16_t port) noexcept {
+    return (std::uint64_t{address} << 24) | (std::uint64_t{static_cast<std::uint8_t>(proto)} << 16) | port;
+  }
 
   void error(SourcePos pos, std::string path, std::string message) {
     result_.diagnostics.push_back(Diagnostic{t_.file, pos, std::move(path), std::move(message)});
@@ -120,26 +153,37 @@ class Builder {
   }
 
   // What a UDP or ICMP check carries besides its port: how it probes and how silence counts.
+  using ChoicePtr = std::shared_ptr<const probe::payloads::Choice>;
   struct Extras {
     Silence silence = Silence::warning;
-    probe::payloads::Choice payload;
+    ChoicePtr payload = no_payload();
     std::uint32_t echo_count = 3;
     std::uint32_t icmp_ratelimit_ms = 1000;
   };
 
-  // A `payload:` value from the topology, checked against the registry; nullopt (and a diagnostic) if invalid.
-  std::optional<probe::payloads::Choice> payload_of(const config::Named& n) {
+  // A `payload:` value from the topology, checked against the registry; null (and a diagnostic) if invalid.
+  ChoicePtr payload_of(const config::Named& n) {
     std::string why;
     auto choice = probe::payloads::parse_choice(n.value, why);
-    if (!choice) error(n.pos, n.key_path, why);
-    return choice;
+    if (!choice) {
+      error(n.pos, n.key_path, why);
+      return nullptr;
+    }
+    return std::make_shared<const probe::payloads::Choice>(std::move(*choice));
   }
 
-  Extras extras_for(const Host& h, Protocol proto, std::uint16_t documented_port) const {
+  // The registry's choice for a documented port, made once per port and shared.
+  const ChoicePtr& default_payload(std::uint16_t port) {
+    auto& p = default_payloads_[port];
+    if (!p) p = std::make_shared<const probe::payloads::Choice>(probe::payloads::default_choice(port));
+    return p;
+  }
+
+  Extras extras_for(const Host& h, Protocol proto, std::uint16_t documented_port) {
     Extras x;
     x.icmp_ratelimit_ms = h.icmp_ratelimit_ms.value_or(t_.defaults.probe.icmp_ratelimit_ms);
     x.echo_count = t_.defaults.probe.echoes;
-    if (proto == Protocol::udp) x.payload = probe::payloads::default_choice(documented_port);
+    if (proto == Protocol::udp) x.payload = default_payload(documented_port);
     return x;
   }
 
@@ -154,9 +198,10 @@ class Builder {
   void add(std::uint32_t host_index, const Host& h, Protocol proto, std::uint16_t port, Expect expect, Severity sev,
            const catalog::Flow* flow, const std::string& label, bool is_explicit, const Extras& extras) {
     for (std::uint32_t a = 0; a < h.addresses.size(); ++a) {
-      const Key key{host_index, a, proto, port};
-      auto [it, fresh] = slots_.try_emplace(key);
-      Slot& slot = it->second;
+      const std::uint64_t key = key_of(a, proto, port);
+      auto [it, fresh] = host_index_.try_emplace(key, static_cast<std::uint32_t>(host_slots_.size()));
+      if (fresh) host_slots_.push_back(Slot{Check{}, key, false, false});
+      Slot& slot = host_slots_[it->second];
       const bool specific = flow != nullptr && flow->from != catalog::kAnyRole;
       const bool replaces = fresh || is_explicit || (!slot.explicit_ && specific && !slot.specific_from);
       if (replaces) {
@@ -164,10 +209,19 @@ class Builder {
         std::vector<std::string> ids;
         if (flow != nullptr) ids.push_back(flow->id);
         if (!fresh && !is_explicit) ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
-        slot.check = Check{host_index, h.name,        h.addresses[a].value, proto,
-                           port,       expect,        sev,                  std::move(ids),
-                           label,      extras.silence, extras.payload,      extras.echo_count,
-                           extras.icmp_ratelimit_ms};
+        slot.check = Check{.host_index = host_index,
+                           .port = port,
+                           .protocol = proto,
+                           .expect = expect,
+                           .severity = sev,
+                           .silence = extras.silence,
+                           .echo_count = extras.echo_count,
+                           .icmp_ratelimit_ms = extras.icmp_ratelimit_ms,
+                           .host = host_text_,
+                           .target = address_text_[a],
+                           .catalog_ids = std::move(ids),
+                           .label = label_text(label),
+                           .payload = extras.payload};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;
       } else if (!slot.explicit_) {
@@ -175,6 +229,52 @@ class Builder {
         if (sev == Severity::critical) slot.check.severity = Severity::critical;  // the stricter severity holds
       }
     }
+  }
+
+  // One copy of each label (flow components, check names) for the whole plan.
+  std::string_view label_text(const std::string& label) {
+    auto [it, fresh] = labels_.try_emplace(label);
+    if (fresh) it->second = text_->add(label);
+    return it->second;
+  }
+
+  // Moves the host's merged checks, in key order, to the plan.
+  void finish_host() {
+    std::sort(host_slots_.begin(), host_slots_.end(), [](const Slot& x, const Slot& y) { return x.key < y.key; });
+    for (auto& slot : host_slots_) result_.plan.checks.push_back(std::move(slot.check));
+    host_slots_.clear();
+    host_index_.clear();
+  }
+
+  // At least as many checks as plan_host() will make (merging only makes fewer), so that the
+  // plan's vector is allocated once instead of growing by copies. Only capacity depends on it:
+  // a low count would cost a reallocation, never a check.
+  std::size_t upper_bound() const {
+    std::unordered_map<std::string_view, std::size_t> per_role;  // checks a flow to this role can make
+    for (const auto* f : vantage_flows_) {
+      std::size_t n = 1;
+      if (f->protocol != Protocol::icmp) n = f->dynamic || f->ports.count() > kMaxCatalogRangePorts ? 0 : f->ports.count();
+      per_role[f->to] += n;
+    }
+    std::size_t total = 0;
+    for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
+      const Host& h = t_.hosts[hi];
+      std::size_t n = 0;
+      if (hi != vantage_host_) {
+        for (std::size_t r = 0; r < h.roles.size(); ++r) {
+          const auto& role = h.roles[r].value;
+          const bool repeated = std::any_of(h.roles.begin(), h.roles.begin() + static_cast<std::ptrdiff_t>(r),
+                                            [&](const Named& x) { return x.value == role; });
+          if (const auto it = per_role.find(role); !repeated && it != per_role.end()) n += it->second;
+        }
+      }
+      for (const auto& c : h.checks) {
+        if (c.protocol == Protocol::icmp) n += 1;
+        else if (c.ports.count() <= kMaxExplicitPorts) n += c.ports.count();
+      }
+      total += n * h.addresses.size();
+    }
+    return total;
   }
 
   void plan_flow(std::uint32_t hi, const Host& h, const catalog::Flow& f, std::vector<bool>& override_used) {
@@ -210,7 +310,7 @@ class Builder {
       return;
     }
     const Severity sev = severity_for(h, &f, setting);
-    std::optional<probe::payloads::Choice> flow_payload;
+    ChoicePtr flow_payload;
     if (setting != nullptr && setting->payload && f.protocol == Protocol::udp) {
       flow_payload = payload_of(*setting->payload);
       if (!flow_payload) return;
@@ -220,7 +320,7 @@ class Builder {
         auto port = static_cast<std::uint16_t>(p);
         // The payload follows the documented port: a DNS server moved to another port still speaks DNS.
         Extras x = extras_for(h, f.protocol, port);
-        if (flow_payload) x.payload = *flow_payload;
+        if (flow_payload) x.payload = flow_payload;
         if (setting != nullptr && setting->silence) x.silence = *setting->silence;
         if (f.configurable) {
           for (std::size_t o = 0; o < h.port_overrides.size(); ++o) {
@@ -264,22 +364,23 @@ class Builder {
 
   void plan_host(std::uint32_t hi) {
     const Host& h = t_.hosts[hi];
+    host_text_ = text_->add(h.name);
+    address_text_.clear();
+    for (const auto& a : h.addresses) address_text_.push_back(text_->add(a.value));
     std::unordered_set<std::string> roles;
     for (const auto& r : h.roles) {
       if (role_known(r)) roles.insert(r.value);
     }
     std::vector<bool> override_used(h.port_overrides.size(), false);
-    if (vantage_host_ != hi) {
-      for (const auto& f : c_.flows) {
-        if (!products_.contains(f.product) || !roles.contains(f.to)) continue;
-        if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
-        plan_flow(hi, h, f, override_used);
+    if (vantage_host_ != hi && !roles.empty()) {
+      for (const auto* f : vantage_flows_) {
+        if (roles.contains(f->to)) plan_flow(hi, h, *f, override_used);
       }
     }
     check_overrides(h, override_used);
     for (const auto& c : h.checks) {
       if (c.ports.count() > kMaxExplicitPorts) {
-        error(c.pos, join_path_port(c.key_path),
+        error(c.pos, join_path_port(config::key_path(h, c)),
               fmt::format("{} ports in one check; at most {} may be probed port by port", c.ports.count(),
                           kMaxExplicitPorts));
         continue;
@@ -292,7 +393,7 @@ class Builder {
         add(hi, h, Protocol::icmp, 0, c.expect, sev, nullptr, label, true, x);
         continue;
       }
-      std::optional<probe::payloads::Choice> own;
+      ChoicePtr own;
       if (c.payload) {
         own = payload_of(*c.payload);
         if (!own) continue;
@@ -301,12 +402,13 @@ class Builder {
         for (std::uint32_t p = range.first; p <= range.last; ++p) {
           const auto port = static_cast<std::uint16_t>(p);
           Extras x = extras_for(h, c.protocol, port);
-          if (own) x.payload = *own;
+          if (own) x.payload = own;
           if (c.silence) x.silence = *c.silence;
           add(hi, h, c.protocol, port, c.expect, sev, nullptr, label, true, x);
         }
       }
     }
+    finish_host();
   }
 
   static std::string join_path_port(const std::string& path) { return path + ".port"; }
@@ -317,11 +419,23 @@ class Builder {
   std::set<std::string, std::less<>> products_;
   std::unordered_set<std::string> vantage_roles_;
   std::uint32_t vantage_host_ = UINT32_MAX;
+  std::vector<const catalog::Flow*> vantage_flows_;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
-  std::map<Key, Slot> slots_;
+  std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
+  std::shared_ptr<TextStore> text_ = std::make_shared<TextStore>();
+  std::unordered_map<std::string, std::string_view> labels_;
+  std::string_view host_text_;                // the current host's name, in text_
+  std::vector<std::string_view> address_text_;  // and its addresses
+  std::vector<Slot> host_slots_;                            // the current host's checks
+  std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
 };
 
 }  // namespace
+
+std::shared_ptr<const probe::payloads::Choice> no_payload() {
+  static const auto empty = std::make_shared<const probe::payloads::Choice>();
+  return empty;
+}
 
 PlanResult build_plan(const config::Topology& topology, const catalog::Catalog& catalog) {
   return Builder(topology, catalog).run();

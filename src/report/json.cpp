@@ -49,7 +49,7 @@ void write_json(const RunView& run, std::ostream& out) {
     };
     if (!o.detail.empty()) item["detail"] = o.detail;
     if (c.protocol == Protocol::udp) {
-      item["payload"] = c.payload.label;
+      item["payload"] = c.payload->label;
       item["silence"] = to_string(c.silence);
     }
     if (!o.reply.empty()) item["reply"] = o.reply;

@@ -8,7 +8,7 @@ namespace portdrift::report {
 namespace {
 
 std::string target_of(const plan::Check& c, const Observation& o) {
-  if (o.address.empty() || o.address == c.target) return c.target;
+  if (o.address.empty() || o.address == c.target) return std::string(c.target);
   return fmt::format("{} ({})", o.address, c.target);
 }
 
@@ -31,7 +31,7 @@ std::string observed_text(const verdict::CheckResult& r) {
   if (o.rtt) s += fmt::format(" in {:.1f} ms", ms(*o.rtt));
   if (!o.reply.empty()) s += fmt::format(": {}", o.reply);
   if (r.outcome == verdict::Outcome::unconfirmed) {
-    s += fmt::format(": unconfirmed, no answer to {} attempts ({} payload)", o.attempts, r.check->payload.label);
+    s += fmt::format(": unconfirmed, no answer to {} attempts ({} payload)", o.attempts, r.check->payload->label);
   }
   return s;
 }

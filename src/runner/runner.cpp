@@ -22,7 +22,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
   {
     std::unordered_set<std::string_view> seen;
     for (const auto i : indices) {
-      if (seen.insert(plan.checks.at(i).target).second) names.push_back(plan.checks[i].target);
+      if (seen.insert(plan.checks.at(i).target).second) names.emplace_back(plan.checks[i].target);
     }
   }
   const auto resolved = co_await probe::resolve_all(std::move(names), options.dns_timeout);
@@ -35,7 +35,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
     const auto& c = plan.checks[indices[i]];
     auto& r = pass.results[i];
     r.check = &c;
-    const auto& res = resolved.at(c.target);
+    const auto& res = resolved.at(std::string(c.target));
     if (!res.address) {
       r.observation.state = PortState::unknown;
       r.observation.reason = Reason::resolve_failed;
@@ -44,7 +44,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       continue;
     }
     auto& target = targets.emplace_back(*res.address, c.port, c.protocol);
-    target.payload = &c.payload;
+    target.payload = c.payload.get();
     target.echo_count = c.echo_count;
     target.icmp_ratelimit = std::chrono::milliseconds(c.icmp_ratelimit_ms);
     target_of.push_back(i);
@@ -56,7 +56,7 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       [&](std::size_t t, Observation&& o) {
         auto& r = pass.results[target_of[t]];
         r.observation = std::move(o);
-        r.observation.address = resolved.at(r.check->target).text;
+        r.observation.address = resolved.at(std::string(r.check->target)).text;
         r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
       },
       &pass.stats);

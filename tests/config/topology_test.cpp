@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "portdrift/config/topology.hpp"
 
 namespace portdrift::config {
@@ -83,6 +85,20 @@ TEST(Topology, DuplicateKeysAreErrors) {
   auto r = parse("hosts:\n  - name: a\n    address: 198.18.0.1\n    address: 198.18.0.2\n    roles: [agent]\n");
   ASSERT_EQ(r.diagnostics.size(), 1U) << ::testing::PrintToString(texts(r.diagnostics));
   EXPECT_EQ(format(r.diagnostics[0]), "t.yaml:4:5: hosts[0].address: duplicate key");
+}
+
+TEST(Topology, DuplicateKeysAreFoundInLargeMappingsAndAmongUnknownKeys) {
+  // An unknown key repeated is unknown first, then a duplicate; a mapping of many keys finds its duplicates too.
+  std::string text = "hosts:\n  - name: a\n    address: 198.18.0.1\n    rolez: x\n    rolez: y\n    roles: [agent]\n"
+                     "    port_overrides:\n";
+  for (int p = 1; p <= 20; ++p) text += fmt::format("      {}: {}\n", p, p + 1000);
+  text += "      7: 9999\n";
+  auto r = parse(text);
+  const auto t = texts(r.diagnostics);
+  ASSERT_EQ(r.diagnostics.size(), 3U) << ::testing::PrintToString(t);
+  EXPECT_EQ(t[0].rfind("t.yaml:4:5: hosts[0].rolez: unknown key", 0), 0U) << t[0];
+  EXPECT_EQ(t[1], "t.yaml:5:5: hosts[0].rolez: duplicate key");
+  EXPECT_EQ(t[2], "t.yaml:28:7: hosts[0].port_overrides.7: duplicate key");
 }
 
 TEST(Topology, PortOutOfRangePointsAtTheValue) {

@@ -106,7 +106,7 @@ std::string roles_of(const portdrift::config::Host& h) {
 
 // The first catalog flow behind a check, and how many more share its port.
 std::string ids_of(const plan::Check& c) {
-  if (c.catalog_ids.empty()) return "explicit check: " + c.label;
+  if (c.catalog_ids.empty()) return "explicit check: " + std::string(c.label);
   if (c.catalog_ids.size() == 1) return c.catalog_ids.front();
   return fmt::format("{} and {} more flows", c.catalog_ids.front(), c.catalog_ids.size() - 1);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "portdrift/plan/plan.hpp"
 
 namespace portdrift::plan {
@@ -82,8 +84,8 @@ hosts:
   const auto* dns = find(p, "w1", 53);
   ASSERT_NE(dns, nullptr);
   EXPECT_EQ(dns->protocol, Protocol::udp);
-  ASSERT_NE(dns->payload.builtin, nullptr);
-  EXPECT_EQ(dns->payload.builtin->name, "dns");
+  ASSERT_NE(dns->payload->builtin, nullptr);
+  EXPECT_EQ(dns->payload->builtin->name, "dns");
   EXPECT_EQ(dns->silence, Silence::warning);
   // Dynamic ranges and large ranges are listed as skipped, never expanded.
   ASSERT_EQ(p.skipped.size(), 2U);
@@ -172,9 +174,81 @@ hosts:
   EXPECT_EQ(port80, 2U);
   EXPECT_EQ(find(r.plan, "w1", 9001)->severity, Severity::warning);
   EXPECT_EQ(find(r.plan, "w1", 2701)->severity, Severity::warning);  // topology default
-  EXPECT_EQ(find(r.plan, "w1", 514)->payload.label, "empty");  // syslog never answers: nothing to ask
+  EXPECT_EQ(find(r.plan, "w1", 514)->payload->label, "empty");  // syslog never answers: nothing to ask
   // Per address: 7 tcp and 1 udp from the catalog, 3 more tcp and 1 udp explicit (80 replaces the catalog's).
   EXPECT_EQ(r.plan.checks.size(), 2U * (8U + 3U + 1U));
+}
+
+TEST(Plan, ChecksAreOrderedByHostThenAddressProtocolAndPort) {
+  // Written out of order, with an explicit check replacing a catalog one (80) and a second flow on 8765.
+  auto r = plan_for(R"(vantage: {roles: [client, admin]}
+hosts:
+  - name: w1
+    addresses: [198.18.0.1, "2001:2::1"]
+    roles: [web]
+    checks:
+      - {protocol: udp, port: 514}
+      - {protocol: tcp, port: "9001,9000", expect: filtered}
+      - {protocol: tcp, port: 80, expect: closed, name: retired}
+      - {protocol: tcp, port: 22}
+  - {name: d1, address: 198.18.0.2, roles: [db], checks: [{protocol: tcp, port: 5}]}
+)");
+  ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+  std::vector<std::string> got;
+  for (const auto& c : r.plan.checks) {
+    got.push_back(fmt::format("{} {} {}/{} {}", c.host, c.target, to_string(c.protocol), c.port,
+                              c.catalog_ids.empty() ? c.label : c.catalog_ids.front()));
+  }
+  std::vector<std::string> want;
+  for (const std::string a : {"198.18.0.1", "2001:2::1"}) {
+    for (const std::string tail : {"tcp/22 explicit check", "tcp/80 retired", "tcp/443 shop-https",
+                                   "tcp/2701 shop-rc", "tcp/2702 shop-rc", "tcp/2703 shop-rc", "tcp/2704 shop-rc",
+                                   "tcp/8765 shop-ctl-admin", "tcp/9000 explicit check",
+                                   "tcp/9001 explicit check", "udp/53 shop-dns", "udp/514 explicit check"}) {
+      want.push_back("w1 " + a + " " + tail);
+    }
+  }
+  want.push_back("d1 198.18.0.2 tcp/5 explicit check");
+  EXPECT_EQ(got, want);
+}
+
+TEST(Plan, ChecksKeepTheirTextAfterTheTopologyAndTheOriginalPlanAreGone) {
+  Plan copy;
+  Plan moved;
+  {
+    auto r = plan_for(R"(vantage: {roles: [client]}
+hosts:
+  - {name: a-host-name-longer-than-sso, address: a.dns.name.longer.than.sso, checks: [{protocol: tcp, port: 7, name: a-label-longer-than-sso}]}
+)");
+    ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+    copy = r.plan;
+    moved = std::move(r.plan);
+  }
+  for (const Plan* p : {&copy, &moved}) {
+    ASSERT_EQ(p->checks.size(), 1U);
+    EXPECT_EQ(p->checks[0].host, "a-host-name-longer-than-sso");
+    EXPECT_EQ(p->checks[0].target, "a.dns.name.longer.than.sso");
+    EXPECT_EQ(p->checks[0].label, "a-label-longer-than-sso");
+  }
+}
+
+TEST(Plan, LargePlanKeepsEveryCheckInOrder) {
+  // More checks than fit in one of the builder's output chunks.
+  std::string topology = "vantage: {roles: [client]}\nhosts:\n";
+  for (int i = 0; i < 3000; ++i) {
+    topology += fmt::format("  - {{name: h{}, address: 198.18.{}.{}, checks: [{{protocol: tcp, port: \"7-8\"}}, "
+                            "{{protocol: tcp, port: 6}}]}}\n",
+                            i, i / 250, i % 250 + 1);
+  }
+  auto r = plan_for(topology);
+  ASSERT_TRUE(r.ok()) << all(r.diagnostics);
+  ASSERT_EQ(r.plan.checks.size(), 9000U);
+  for (std::size_t i = 0; i < r.plan.checks.size(); ++i) {
+    const auto& c = r.plan.checks[i];
+    ASSERT_EQ(c.host_index, i / 3) << i;
+    ASSERT_EQ(c.host, fmt::format("h{}", i / 3)) << i;
+    ASSERT_EQ(c.port, 6 + i % 3) << i;
+  }
 }
 
 TEST(Plan, FlowSettingsDisableAndRetune) {
@@ -212,6 +286,27 @@ hosts:
   EXPECT_NE(t.find("t.yaml:10:9: hosts[1].checks[0].port: 2000 ports in one check; at most 1024"), std::string::npos)
       << t;
   EXPECT_EQ(r.diagnostics.size(), 6U) << t;
+}
+
+TEST(Plan, AnExplicitCheckKeepsItsListPositionAfterARejectedOne) {
+  // The first check is rejected by the topology reader; the second is still `checks[1]`.
+  auto t = config::parse_topology(R"(vantage: {roles: [client]}
+hosts:
+  - name: w1
+    address: 198.18.0.1
+    checks:
+      - {protocol: sctp, port: 80}
+      - {protocol: tcp, port: "1-2000"}
+)",
+                                  "t.yaml");
+  ASSERT_EQ(t.diagnostics.size(), 1U);
+  ASSERT_EQ(t.topology.hosts.at(0).checks.size(), 1U);
+  EXPECT_EQ(config::key_path(t.topology.hosts[0], t.topology.hosts[0].checks[0]), "hosts[0].checks[1]");
+  static const catalog::Catalog cat = make_catalog();
+  const auto r = build_plan(t.topology, cat);
+  const auto d = all(r.diagnostics);
+  EXPECT_EQ(d, "t.yaml:7:9: hosts[0].checks[1].port: 2000 ports in one check; at most 1024 may be probed port by port\n")
+      << d;
 }
 
 TEST(Plan, BuiltInCatalogAgentVantageChecksNotificationServerWeb) {

@@ -71,13 +71,13 @@ hosts:
   const auto dns = std::find_if(r.plan.checks.begin(), r.plan.checks.end(),
                                 [](const Check& c) { return c.port == 5353; });
   ASSERT_NE(dns, r.plan.checks.end());
-  ASSERT_NE(dns->payload.builtin, nullptr);
-  EXPECT_EQ(dns->payload.builtin->name, "dns") << "the payload follows the documented port";
+  ASSERT_NE(dns->payload->builtin, nullptr);
+  EXPECT_EQ(dns->payload->builtin->name, "dns") << "the payload follows the documented port";
   EXPECT_EQ(dns->icmp_ratelimit_ms, 500U);
   const auto browser = std::find_if(r.plan.checks.begin(), r.plan.checks.end(),
                                     [](const Check& c) { return c.port == 1434; });
   ASSERT_NE(browser, r.plan.checks.end());
-  EXPECT_EQ(browser->payload.label, "empty") << "the SQL Browser ping is opt-in";
+  EXPECT_EQ(browser->payload->label, "empty") << "the SQL Browser ping is opt-in";
   EXPECT_EQ(browser->icmp_ratelimit_ms, 0U);
   ASSERT_EQ(r.plan.skipped.size(), 1U);
   EXPECT_EQ(r.plan.skipped[0].flow_id, "lab-tftp-data");
@@ -95,7 +95,7 @@ hosts:
   ASSERT_TRUE(r.ok()) << all(r.diagnostics);
   for (const auto& c : r.plan.checks) {
     if (c.port == 1434) {
-      EXPECT_EQ(c.payload.builtin->name, "mssql-browser");
+      EXPECT_EQ(c.payload->builtin->name, "mssql-browser");
       EXPECT_EQ(c.silence, Silence::ok);
     }
     if (c.protocol == Protocol::icmp) {

@@ -7,19 +7,20 @@
 namespace portdrift::report {
 namespace {
 
-plan::Check make_check(std::uint32_t host_index, std::string host, std::string target, Protocol proto,
+// host, target and label view text that must outlive the check: string literals here.
+plan::Check make_check(std::uint32_t host_index, std::string_view host, std::string_view target, Protocol proto,
                        std::uint16_t port, Expect expect, Severity sev, std::vector<std::string> ids,
-                       std::string label) {
+                       std::string_view label) {
   plan::Check c;
   c.host_index = host_index;
-  c.host = std::move(host);
-  c.target = std::move(target);
+  c.host = host;
+  c.target = target;
   c.protocol = proto;
   c.port = port;
   c.expect = expect;
   c.severity = sev;
   c.catalog_ids = std::move(ids);
-  c.label = std::move(label);
+  c.label = label;
   return c;
 }
 

@@ -7,6 +7,7 @@
 // needs the catalog.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,17 +55,20 @@ struct DaemonSettings {
   std::uint32_t summary_interval_s = 300;     // the periodic info-level summary line
 };
 
+// Small fields first: a large topology holds tens of thousands of these.
 struct ExplicitCheck {
+  std::uint32_t index = 0;  // position in the host's `checks` list; see key_path()
   Protocol protocol = Protocol::tcp;
-  PortSpec ports;
   Expect expect = Expect::open;  // reachable for icmp unless given
   std::optional<Severity> severity;
-  std::string name;  // optional label shown in reports
   std::optional<Silence> silence;  // udp: how open|filtered counts when open is expected
-  std::optional<Named> payload;    // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan)
   std::optional<std::uint32_t> echoes;  // icmp: echo requests
   SourcePos pos;
-  std::string key_path;
+  PortSpec ports;
+  std::string name;  // optional label shown in reports
+  // udp: "hex:...", "text:...", "empty" or a built-in name (checked by the plan); null when not given.
+  // A pointer rather than an optional: few checks have one, and the topology holds many checks.
+  std::shared_ptr<const Named> payload;
 };
 
 struct PortOverride {
@@ -86,6 +90,9 @@ struct Host {
   SourcePos pos;
   std::string key_path;
 };
+
+// `hosts[3].checks[1]`: made when a diagnostic needs it rather than stored in every check.
+std::string key_path(const Host& host, const ExplicitCheck& check);
 
 struct FlowSetting {
   Named id;

@@ -68,10 +68,11 @@ struct NodePair {
 class Document {
  public:
   enum class Kind : std::uint8_t { null, scalar, sequence, map, alias };
+  // Entries are stored in event order, so a container's first child (if it
+  // has any) is the entry right after it.
   struct Entry {
     std::int32_t line = 0;  // 1-based
     std::int32_t column = 0;
-    std::uint32_t first_child = Node::kNone;
     std::uint32_t next_sibling = Node::kNone;
     std::uint32_t offset = 0;  // scalar: into the arena; alias: the anchored entry
     std::uint32_t length = 0;  // scalar: bytes; containers: number of children

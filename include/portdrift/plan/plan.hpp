@@ -9,7 +9,9 @@
 // overrides), with diagnostics that point into the topology file.
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "portdrift/catalog/catalog.hpp"
@@ -25,20 +27,27 @@ inline constexpr std::uint32_t kMaxCatalogRangePorts = 32;
 // An explicit check may name at most this many ports (the user asked for them).
 inline constexpr std::uint32_t kMaxExplicitPorts = 1024;
 
+// What a check without a payload of its own carries (tcp, icmp): an empty Choice, shared.
+std::shared_ptr<const probe::payloads::Choice> no_payload();
+
+// Small fields first; a large plan holds a hundred thousand of these.
 struct Check {
   std::uint32_t host_index = 0;  // into Topology::hosts
-  std::string host;
-  std::string target;  // as configured: IP literal or DNS name
-  Protocol protocol = Protocol::tcp;
   std::uint16_t port = 0;
+  Protocol protocol = Protocol::tcp;
   Expect expect = Expect::open;
   Severity severity = Severity::critical;
-  std::vector<std::string> catalog_ids;  // empty for explicit checks
-  std::string label;                     // explicit check's name or the flow's component
   Silence silence = Silence::warning;    // udp: how open|filtered counts when `open` is expected
-  probe::payloads::Choice payload;       // udp: what the probe sends (the registry's choice by default)
   std::uint32_t echo_count = 3;          // icmp: echo requests per check
   std::uint32_t icmp_ratelimit_ms = 1000;  // udp: the target's assumed ICMP error interval; 0 = no pacing
+  // host, target and label view text owned by the Plan (Plan::text), the same for many checks.
+  std::string_view host;
+  std::string_view target;  // as configured: IP literal or DNS name
+  std::vector<std::string> catalog_ids;  // empty for explicit checks
+  std::string_view label;                // explicit check's name or the flow's component
+  // udp: what the probe sends (the registry's choice by default). Never null; immutable and
+  // shared by the checks that send the same thing.
+  std::shared_ptr<const probe::payloads::Choice> payload = no_payload();
 };
 
 struct Skipped {
@@ -52,6 +61,8 @@ struct Skipped {
 struct Plan {
   std::vector<Check> checks;
   std::vector<Skipped> skipped;
+  // Owns the characters that the checks' host, target and label view; copies of a plan share it.
+  std::shared_ptr<const void> text;
 };
 
 struct PlanResult {

@@ -72,33 +72,42 @@ Resolution lookup(const std::string& name) {
   return r;
 }
 
-// Shared between the coroutine, its timers and the workers.
-struct Lookups {
-  explicit Lookups(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
-  std::mutex mutex;               // guards queue and abandoned
-  std::deque<std::string> queue;  // names no worker has taken yet
+// The work list, shared with the worker threads. Nothing of Asio in it: the
+// last worker may drop it on its own thread, after the event loop is gone.
+struct WorkList {
+  std::mutex mutex;               // guards names and abandoned
+  std::deque<std::string> names;  // names no worker has taken yet
   bool abandoned = false;         // the run went on: post nothing more
-  // Touched on the event loop only:
+};
+
+// What the coroutine waits on. Owned on the event loop only (workers hold a
+// weak_ptr, and only the handlers they post lock it, on the loop), so its
+// timer is never destroyed on a worker thread.
+struct Waiting {
+  explicit Waiting(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
   asio::steady_timer done;
   std::size_t remaining = 0;
   std::unordered_map<std::string, Resolution> found;
 };
 
-void work(const std::shared_ptr<Lookups>& s, const asio::any_io_executor& ex) {
+void work(const std::shared_ptr<WorkList>& list, const std::weak_ptr<Waiting>& waiting,
+          const asio::any_io_executor& ex) {
   while (true) {
     std::string name;
     {
-      std::lock_guard lock(s->mutex);
-      if (s->abandoned || s->queue.empty()) return;
-      name = std::move(s->queue.front());
-      s->queue.pop_front();
+      std::lock_guard lock(list->mutex);
+      if (list->abandoned || list->names.empty()) return;
+      name = std::move(list->names.front());
+      list->names.pop_front();
     }
     Resolution r = lookup(name);
-    std::lock_guard lock(s->mutex);
-    if (s->abandoned) return;
-    asio::post(ex, [s, name = std::move(name), r = std::move(r)]() mutable {
-      s->found[name] = std::move(r);
-      if (--s->remaining == 0) s->done.cancel();
+    std::lock_guard lock(list->mutex);
+    if (list->abandoned) return;
+    asio::post(ex, [waiting, name = std::move(name), r = std::move(r)]() mutable {
+      const auto w = waiting.lock();
+      if (!w) return;
+      w->found[name] = std::move(r);
+      if (--w->remaining == 0) w->done.cancel();
     });
   }
 }
@@ -109,7 +118,7 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
                                                                           std::chrono::milliseconds timeout) {
   std::unordered_map<std::string, Resolution> out;
   const auto ex = co_await asio::this_coro::executor;
-  auto s = std::make_shared<Lookups>(ex);
+  auto list = std::make_shared<WorkList>();
   for (auto& name : names) {
     if (out.contains(name)) continue;
     boost::system::error_code ec;
@@ -120,25 +129,27 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
       r.text = addr.to_string();
     } else {
       r.error = fmt::format("did not resolve within {} ms", timeout.count());  // unless an answer comes
-      s->queue.push_back(name);
+      list->names.push_back(name);
     }
   }
-  if (s->queue.empty()) co_return out;
-  s->remaining = s->queue.size();
-  const std::size_t workers = std::min(kMaxWorkers, s->queue.size());
-  for (std::size_t i = 0; i < workers; ++i) std::thread([s, ex] { work(s, ex); }).detach();
+  if (list->names.empty()) co_return out;
+  auto waiting = std::make_shared<Waiting>(ex);
+  waiting->remaining = list->names.size();
+  const std::size_t workers = std::min(kMaxWorkers, list->names.size());
+  const std::weak_ptr<Waiting> weak = waiting;
+  for (std::size_t i = 0; i < workers; ++i) std::thread([list, weak, ex] { work(list, weak, ex); }).detach();
 
   asio::steady_timer deadline(ex, timeout);
-  deadline.async_wait([s](const boost::system::error_code& ec) {
-    if (!ec) s->done.cancel();
+  deadline.async_wait([weak](const boost::system::error_code& ec) {
+    if (auto w = weak.lock(); w && !ec) w->done.cancel();
   });
-  co_await s->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await waiting->done.async_wait(asio::as_tuple(asio::use_awaitable));
   deadline.cancel();
   {
-    std::lock_guard lock(s->mutex);
-    s->abandoned = true;
+    std::lock_guard lock(list->mutex);
+    list->abandoned = true;
   }
-  for (auto& [name, r] : s->found) out[name] = std::move(r);
+  for (auto& [name, r] : waiting->found) out[name] = std::move(r);
   co_return out;
 }
 

@@ -288,7 +288,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   void on_writable(std::uint64_t token) {
     const auto slot = static_cast<std::uint32_t>(token);
-    if (slot >= slots_.size() || slots_[slot].generation != token >> 32) return;  // closed earlier in this batch
+    if (slot >= slots_.size() || slots_[slot].generation != token >> 32) return;  // that attempt has ended
     const Attempt& a = slots_[slot];
     const Target& t = targets_[a.idx];
     auto o = detail::finish_connect(a.fd, tcp::endpoint(t.address, t.port),

@@ -36,7 +36,7 @@ class TcpPoller {
   std::error_code rewatch(int fd, std::uint64_t token) noexcept;
 
   // Calls on_ready(token) for each event, batch after batch, until cancel().
-  // The handler object must outlive the wait (it is moved into it).
+  // on_ready is kept in the pending wait; the poller must outlive that wait.
   template <class OnReady>
   void start(OnReady on_ready) {
     wait_for_events(std::move(on_ready));
@@ -47,7 +47,8 @@ class TcpPoller {
     ep_.cancel(ignored);
   }
 
-  // Reads the events that are in now, without waiting.
+  // Reads the events that are in now, without waiting. Not reentrant:
+  // on_ready must not call drain() (the batch buffer is shared).
   template <class OnReady>
   void drain(OnReady&& on_ready) {
     // A full batch may leave more behind: read until a batch comes back short.

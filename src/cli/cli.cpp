@@ -231,7 +231,7 @@ runner::Options engine_options(const Args& a, const config::ProbeDefaults& d) {
 }
 
 int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
-  const auto l = load(a);
+  auto l = load(a);
   if (!l.diagnostics.empty()) {
     const auto summary = problems_summary(l.diagnostics, *a.config);
     out << (a.format == Format::json ? report::json_unknown(summary, l.diagnostics)
@@ -240,6 +240,9 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   }
   const auto& plan = l.plan.plan;
   const auto options = engine_options(a, l.topology.topology.defaults.probe);
+  // The plan owns all that the run and the report use (its checks' text included), so the
+  // typed topology, mostly hosts and their explicit checks, is let go before the run.
+  l.topology = {};
   log.info("probing {} checks ({} flows not probed); timeout {} ms, retries {}, concurrency {}, per host {}, "
            "max rate {}/s",
            plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), options.probe.retries,

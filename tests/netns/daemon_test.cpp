@@ -353,7 +353,12 @@ TEST_F(NetnsDaemon, RandomLossOfFivePercentProducesNoDriftLine) {
   EXPECT_GE(results, 400);            // 20 checks, once a second, for 25 s
   EXPECT_GE(attempts - results, 10);  // the loss was real: silence was retried
   EXPECT_EQ(lines_with(text, "DRIFT ").size(), 0U) << text;
-  EXPECT_EQ(lines_with(text, "FLAPPING").size(), 0U) << text;
+  // A result mismatches when both attempts lose a packet (SYN in or SYN-ACK out, each 5%):
+  // about 0.0975^2, 1% of results. Three isolated mismatches among a check's last 20 results
+  // are 30% state changes, which is flapping by design; that happens to one of the 20 checks
+  // in roughly 4% of runs (seen once in CI), and to two in about 0.1%. So one FLAPPING line
+  // is an honest outcome of this loss; more would mean the engine turns loss into silence.
+  EXPECT_LE(lines_with(text, "FLAPPING ").size() - lines_with(text, "FLAPPING STOPPED").size(), 1U) << text;
   EXPECT_EQ(m.at("portdrift_checks_drifting"), 0);
   EXPECT_EQ(daemon_->stop(), 0);
 }

@@ -27,6 +27,13 @@ constexpr std::array<std::pair<std::string_view, Severity>, 2> kSeverities{{
 constexpr std::array<std::pair<std::string_view, Silence>, 3> kSilences{{
     {"warning", Silence::warning}, {"critical", Silence::critical}, {"ok", Silence::ok}}};
 
+constexpr std::array<std::pair<std::string_view, AddressFamily>, 4> kFamilies{{{"all", AddressFamily::all},
+                                                                               {"any", AddressFamily::any},
+                                                                               {"ipv4", AddressFamily::ipv4},
+                                                                               {"ipv6", AddressFamily::ipv6}}};
+constexpr std::array<std::pair<std::string_view, Absent>, 3> kAbsents{{
+    {"ok", Absent::ok}, {"warning", Absent::warning}, {"critical", Absent::critical}}};
+
 }  // namespace
 
 std::string_view to_string(Protocol p) noexcept {
@@ -105,5 +112,22 @@ std::optional<Protocol> parse_protocol(std::string_view s) noexcept { return loo
 std::optional<Expect> parse_expect(std::string_view s) noexcept { return lookup(kExpects, s); }
 std::optional<Severity> parse_severity(std::string_view s) noexcept { return lookup(kSeverities, s); }
 std::optional<Silence> parse_silence(std::string_view s) noexcept { return lookup(kSilences, s); }
+std::optional<AddressFamily> parse_address_family(std::string_view s) noexcept { return lookup(kFamilies, s); }
+std::optional<Absent> parse_absent(std::string_view s) noexcept { return lookup(kAbsents, s); }
+
+std::string_view to_string(AddressFamily f) noexcept {
+  for (const auto& [name, value] : kFamilies) {
+    if (value == f) return name;
+  }
+  return "?";
+}
+
+std::string_view to_string(Absent a) noexcept {
+  if (a == Absent::drift) return "drift";
+  for (const auto& [name, value] : kAbsents) {
+    if (value == a) return name;
+  }
+  return "?";
+}
 
 }  // namespace portdrift

@@ -164,9 +164,8 @@ struct Daemon::Impl {
     return std::shared_ptr<const Config>(std::move(c));
   }
 
-  std::chrono::milliseconds interval_of(const Config& c, const plan::Check& check) const {
-    const auto& host = c.topology.hosts.at(check.host_index);
-    return std::chrono::seconds(host.interval_s.value_or(c.topology.defaults.schedule.interval_s));
+  static std::chrono::milliseconds interval_of(const plan::Check& check) {
+    return std::chrono::seconds(check.interval_s);
   }
 
   // Switches to `next`; returns {added, removed, kept}.
@@ -184,7 +183,7 @@ struct Daemon::Impl {
       } else {
         kept_states.emplace(key, Tracked{});
       }
-      slots.push_back(Slot{key, interval_of(*next, next->plan.checks[i])});
+      slots.push_back(Slot{key, interval_of(next->plan.checks[i])});
     }
     const std::size_t removed = tracked.size() - kept;
     const std::size_t added = next->plan.checks.size() - kept;

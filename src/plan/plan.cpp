@@ -217,6 +217,7 @@ class Builder {
                            .silence = extras.silence,
                            .echo_count = extras.echo_count,
                            .icmp_ratelimit_ms = extras.icmp_ratelimit_ms,
+                           .interval_s = h.interval_s.value_or(t_.defaults.schedule.interval_s),
                            .host = host_text_,
                            .target = address_text_[a],
                            .catalog_ids = std::move(ids),

@@ -53,16 +53,31 @@ enum class Silence : std::uint8_t { warning, critical, ok };
 
 enum class Severity : std::uint8_t { warning, critical };
 
+// Which addresses of a DNS name are probed: every one (`all`, the default),
+// the first answer of either family (`any`), or only one family.
+enum class AddressFamily : std::uint8_t { all, any, ipv4, ipv6 };
+
+// What an address that answered nothing at all means. Named hosts are
+// `drift`: their silence is judged port by port as before. Members of a
+// group that came from a CIDR block or an address range take the group's
+// `absent:` setting: an empty address is reported once, at that severity
+// (`ok` counts it and moves on), never as one drift per port.
+enum class Absent : std::uint8_t { drift, ok, warning, critical };
+
 std::string_view to_string(Protocol p) noexcept;
 std::string_view to_string(PortState s) noexcept;
 std::string_view to_string(Reason r) noexcept;
 std::string_view to_string(Expect e) noexcept;
 std::string_view to_string(Severity s) noexcept;
 std::string_view to_string(Silence s) noexcept;
+std::string_view to_string(AddressFamily f) noexcept;
+std::string_view to_string(Absent a) noexcept;
 
 std::optional<Protocol> parse_protocol(std::string_view s) noexcept;
 std::optional<Expect> parse_expect(std::string_view s) noexcept;
 std::optional<Severity> parse_severity(std::string_view s) noexcept;
 std::optional<Silence> parse_silence(std::string_view s) noexcept;
+std::optional<AddressFamily> parse_address_family(std::string_view s) noexcept;
+std::optional<Absent> parse_absent(std::string_view s) noexcept;  // ok, warning, critical (not drift)
 
 }  // namespace portdrift

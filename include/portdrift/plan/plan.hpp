@@ -40,11 +40,16 @@ struct Check {
   Silence silence = Silence::warning;    // udp: how open|filtered counts when `open` is expected
   std::uint32_t echo_count = 3;          // icmp: echo requests per check
   std::uint32_t icmp_ratelimit_ms = 1000;  // udp: the target's assumed ICMP error interval; 0 = no pacing
+  std::uint32_t interval_s = 60;         // the daemon's interval for this check (host, group or defaults)
+  AddressFamily family = AddressFamily::all;  // which addresses of a DNS target are probed
+  Absent absent = Absent::drift;         // drift for named hosts; a block member's group setting
   // host, target and label view text owned by the Plan (Plan::text), the same for many checks.
   std::string_view host;
   std::string_view target;  // as configured: IP literal or DNS name
   std::vector<std::string> catalog_ids;  // empty for explicit checks
   std::string_view label;                // explicit check's name or the flow's component
+  std::string_view group;                // the group the host came from; empty for a `hosts:` entry
+  std::string_view source;               // address or interface probes leave from; empty: the kernel's choice
   // udp: what the probe sends (the registry's choice by default). Never null; immutable and
   // shared by the checks that send the same thing.
   std::shared_ptr<const probe::payloads::Choice> payload = no_payload();

@@ -153,7 +153,7 @@ class Builder {
   }
 
   // What a UDP or ICMP check carries besides its port: how it probes and how silence counts.
-  using ChoicePtr = std::shared_ptr<const probe::payloads::Choice>;
+  using ChoicePtr = std::shared_ptr<const payloads::Choice>;
   struct Extras {
     Silence silence = Silence::warning;
     ChoicePtr payload = no_payload();
@@ -164,18 +164,18 @@ class Builder {
   // A `payload:` value from the topology, checked against the registry; null (and a diagnostic) if invalid.
   ChoicePtr payload_of(const config::Named& n) {
     std::string why;
-    auto choice = probe::payloads::parse_choice(n.value, why);
+    auto choice = payloads::parse_choice(n.value, why);
     if (!choice) {
       error(n.pos, n.key_path, why);
       return nullptr;
     }
-    return std::make_shared<const probe::payloads::Choice>(std::move(*choice));
+    return std::make_shared<const payloads::Choice>(std::move(*choice));
   }
 
   // The registry's choice for a documented port, made once per port and shared.
   const ChoicePtr& default_payload(std::uint16_t port) {
     auto& p = default_payloads_[port];
-    if (!p) p = std::make_shared<const probe::payloads::Choice>(probe::payloads::default_choice(port));
+    if (!p) p = std::make_shared<const payloads::Choice>(payloads::default_choice(port));
     return p;
   }
 
@@ -433,8 +433,8 @@ class Builder {
 
 }  // namespace
 
-std::shared_ptr<const probe::payloads::Choice> no_payload() {
-  static const auto empty = std::make_shared<const probe::payloads::Choice>();
+std::shared_ptr<const payloads::Choice> no_payload() {
+  static const auto empty = std::make_shared<const payloads::Choice>();
   return empty;
 }
 

@@ -18,7 +18,7 @@
 #include "portdrift/config/topology.hpp"
 #include "portdrift/core/diagnostic.hpp"
 #include "portdrift/core/types.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
 namespace portdrift::plan {
 
@@ -28,7 +28,7 @@ inline constexpr std::uint32_t kMaxCatalogRangePorts = 32;
 inline constexpr std::uint32_t kMaxExplicitPorts = 1024;
 
 // What a check without a payload of its own carries (tcp, icmp): an empty Choice, shared.
-std::shared_ptr<const probe::payloads::Choice> no_payload();
+std::shared_ptr<const payloads::Choice> no_payload();
 
 // Small fields first; a large plan holds a hundred thousand of these.
 struct Check {
@@ -52,7 +52,7 @@ struct Check {
   std::string_view source;               // address or interface probes leave from; empty: the kernel's choice
   // udp: what the probe sends (the registry's choice by default). Never null; immutable and
   // shared by the checks that send the same thing.
-  std::shared_ptr<const probe::payloads::Choice> payload = no_payload();
+  std::shared_ptr<const payloads::Choice> payload = no_payload();
 };
 
 struct Skipped {

@@ -21,7 +21,7 @@
 
 #include "portdrift/core/observation.hpp"
 #include "portdrift/core/types.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
 namespace portdrift::probe {
 

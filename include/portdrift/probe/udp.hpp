@@ -16,7 +16,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "portdrift/core/observation.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
 namespace portdrift::probe {
 

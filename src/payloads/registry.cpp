@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads {
+namespace portdrift::payloads {
 namespace {
 
 constexpr std::array<std::uint16_t, 1> kDns{53};
@@ -138,4 +138,4 @@ std::optional<Choice> parse_choice(std::string_view text, std::string& error) {
   return std::nullopt;
 }
 
-}  // namespace portdrift::probe::payloads
+}  // namespace portdrift::payloads

@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::dns {
+namespace portdrift::payloads::dns {
 namespace {
 
 constexpr std::uint16_t kTypeNs = 2;
@@ -69,4 +69,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {true, fmt::format("DNS response, rcode {} ({}), {} answers", rcode, rcode_name(rcode), ancount)};
 }
 
-}  // namespace portdrift::probe::payloads::dns
+}  // namespace portdrift::payloads::dns

@@ -6,9 +6,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::rmcp {
+namespace portdrift::payloads::rmcp {
 namespace {
 
 constexpr std::uint32_t kAsfIana = 4542;
@@ -45,4 +45,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {true, "ASF presence pong"};
 }
 
-}  // namespace portdrift::probe::payloads::rmcp
+}  // namespace portdrift::payloads::rmcp

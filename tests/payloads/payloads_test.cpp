@@ -9,9 +9,9 @@
 
 #include "probe/payloads/ber.hpp"
 #include "probe/payloads/bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads {
+namespace portdrift::payloads {
 namespace {
 
 using View = std::span<const std::uint8_t>;
@@ -419,4 +419,4 @@ TEST(Payloads, RandomDatagramsNeverPassOrCrash) {
 }
 
 }  // namespace
-}  // namespace portdrift::probe::payloads
+}  // namespace portdrift::payloads

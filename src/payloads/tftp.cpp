@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::tftp {
+namespace portdrift::payloads::tftp {
 namespace {
 
 constexpr std::uint16_t kRrq = 1;
@@ -66,4 +66,4 @@ std::optional<Bytes> farewell(std::span<const std::uint8_t> reply) {
   return p;
 }
 
-}  // namespace portdrift::probe::payloads::tftp
+}  // namespace portdrift::payloads::tftp

@@ -1,4 +1,6 @@
 #pragma once
+// The payloads module: the UDP payload registry, kept apart from `probe` so
+// that the plan can pick payloads without including a probe header.
 // UDP payloads: for each well-known port, a valid and harmless request that
 // makes a real service answer, and a parser that decides whether a datagram
 // is that service's answer to *this* request (IDs, cookies and question
@@ -19,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portdrift::probe::payloads {
+namespace portdrift::payloads {
 
 using Bytes = std::vector<std::uint8_t>;
 
@@ -130,4 +132,4 @@ std::optional<Bytes> build(const Context& ctx);
 Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t> reply);
 }  // namespace mssql
 
-}  // namespace portdrift::probe::payloads
+}  // namespace portdrift::payloads

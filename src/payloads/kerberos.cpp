@@ -9,9 +9,9 @@
 
 #include "ber.hpp"
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::kerberos {
+namespace portdrift::payloads::kerberos {
 namespace {
 
 constexpr std::string_view kRealm = "PORTDRIFT.INVALID";
@@ -86,4 +86,4 @@ Reply check(std::span<const std::uint8_t> /*request*/, std::span<const std::uint
   return {false, "KRB-ERROR without an error code"};
 }
 
-}  // namespace portdrift::probe::payloads::kerberos
+}  // namespace portdrift::payloads::kerberos

@@ -9,9 +9,9 @@
 
 #include "ber.hpp"
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::snmp {
+namespace portdrift::payloads::snmp {
 namespace {
 
 // The msgID of an SNMPv3 message, and the rest of it after the header.
@@ -115,4 +115,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {true, fmt::format("SNMPv3 {}, engine ID {}", pdu, engine)};
 }
 
-}  // namespace portdrift::probe::payloads::snmp
+}  // namespace portdrift::payloads::snmp

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portdrift::probe::payloads::ber {
+namespace portdrift::payloads::ber {
 
 using Bytes = std::vector<std::uint8_t>;
 using View = std::span<const std::uint8_t>;
@@ -136,4 +136,4 @@ inline std::optional<Tlv> read_explicit(Reader& r, std::uint8_t n, std::uint8_t 
   return in.expect(inner);
 }
 
-}  // namespace portdrift::probe::payloads::ber
+}  // namespace portdrift::payloads::ber

@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::mssql {
+namespace portdrift::payloads::mssql {
 
 std::optional<Bytes> build(const Context& /*ctx*/) { return Bytes{0x03}; }
 
@@ -24,4 +24,4 @@ Reply check(std::span<const std::uint8_t> /*request*/, std::span<const std::uint
   return {true, fmt::format("SQL Server Browser response, {} instances", instances)};
 }
 
-}  // namespace portdrift::probe::payloads::mssql
+}  // namespace portdrift::payloads::mssql

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portdrift::probe::payloads::bytes {
+namespace portdrift::payloads::bytes {
 
 using Bytes = std::vector<std::uint8_t>;
 using View = std::span<const std::uint8_t>;
@@ -68,4 +68,4 @@ inline std::string hex(View v, std::size_t max = 32) {
   return out;
 }
 
-}  // namespace portdrift::probe::payloads::bytes
+}  // namespace portdrift::payloads::bytes

@@ -11,9 +11,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::dhcp {
+namespace portdrift::payloads::dhcp {
 namespace {
 
 constexpr std::uint32_t kMagic = 0x63825363;
@@ -105,4 +105,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {true, fmt::format("{}{}", type_name(type), server)};
 }
 
-}  // namespace portdrift::probe::payloads::dhcp
+}  // namespace portdrift::payloads::dhcp

@@ -8,9 +8,9 @@
 
 #include "ber.hpp"
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::cldap {
+namespace portdrift::payloads::cldap {
 namespace {
 
 std::optional<std::int64_t> message_id(ber::View msg, ber::Tlv* op) {
@@ -69,4 +69,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {false, fmt::format("LDAP message with our ID but operation tag {:#04x}", op.tag)};
 }
 
-}  // namespace portdrift::probe::payloads::cldap
+}  // namespace portdrift::payloads::cldap

@@ -9,9 +9,9 @@
 #include <algorithm>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::ntp {
+namespace portdrift::payloads::ntp {
 
 std::optional<Bytes> build(const Context& ctx) {
   Bytes p(48, 0);
@@ -40,4 +40,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
                             (reply[0] >> 6) == 3 ? " (not synchronised)" : "")};
 }
 
-}  // namespace portdrift::probe::payloads::ntp
+}  // namespace portdrift::payloads::ntp

@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::rpc {
+namespace portdrift::payloads::rpc {
 namespace {
 
 std::optional<Bytes> null_call(const Context& ctx, std::uint32_t program, std::uint32_t version) {
@@ -66,4 +66,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
                             accept_stat(bytes::get32(reply, at)))};
 }
 
-}  // namespace portdrift::probe::payloads::rpc
+}  // namespace portdrift::payloads::rpc

@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include "bytes.hpp"
-#include "portdrift/probe/payloads.hpp"
+#include "portdrift/payloads/payloads.hpp"
 
-namespace portdrift::probe::payloads::nbns {
+namespace portdrift::payloads::nbns {
 namespace {
 
 constexpr std::uint16_t kNbstat = 0x0021;
@@ -90,4 +90,4 @@ Reply check(std::span<const std::uint8_t> request, std::span<const std::uint8_t>
   return {true, fmt::format("NetBIOS node status, {} names{}", names, first)};
 }
 
-}  // namespace portdrift::probe::payloads::nbns
+}  // namespace portdrift::payloads::nbns

@@ -7,8 +7,8 @@
 
 #include <random>
 
-#include "probe/payloads/ber.hpp"
-#include "probe/payloads/bytes.hpp"
+#include "payloads/ber.hpp"
+#include "payloads/bytes.hpp"
 #include "portdrift/payloads/payloads.hpp"
 
 namespace portdrift::payloads {

@@ -222,6 +222,8 @@ class Builder {
                            .target = address_text_[a],
                            .catalog_ids = std::move(ids),
                            .label = label_text(label),
+                           .group = {},
+                           .source = {},
                            .payload = extras.payload};
         slot.explicit_ = is_explicit;
         slot.specific_from = specific;

@@ -31,6 +31,10 @@ void YamlReader::error(SourcePos p, std::string_view key_path, std::string messa
   out_.push_back(Diagnostic{file_, p, std::string(key_path), std::move(message)});
 }
 
+void YamlReader::append(Diagnostics&& other) {
+  for (auto& d : other) out_.push_back(std::move(d));
+}
+
 void YamlReader::error(const Node& at, std::string_view key_path, std::string message) {
   error(pos(at), key_path, std::move(message));
 }

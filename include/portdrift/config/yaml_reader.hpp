@@ -49,6 +49,8 @@ class YamlReader {
 
   void error(const Node& at, std::string_view key_path, std::string message);
   void error(SourcePos pos, std::string_view key_path, std::string message);
+  // Diagnostics about another file (an inventory), kept in order with this file's.
+  void append(Diagnostics&& other);
   [[nodiscard]] static SourcePos pos(const Node& node) noexcept;
   [[nodiscard]] const std::string& file() const noexcept { return file_; }
 

@@ -330,7 +330,7 @@ class Builder {
     }
     if (overlapped > 0) {
       note(m.text.pos, m.text.key_path,
-           fmt::format("{} address{} of {} {} already in {}: planned once, there (the first group in the file wins)",
+           fmt::format("{} address{} of {} {} already in {}: planned once, there (the first in the file wins)",
                        overlapped, overlapped == 1 ? "" : "es", m.text.value, overlapped == 1 ? "is" : "are",
                        other == gi ? "an earlier member of this group"
                                    : fmt::format("group '{}'", t_.groups[other].settings.name)));

@@ -33,14 +33,6 @@ void set_uint(YamlReader& r, const MapView& m, std::string_view key, const std::
   }
 }
 
-std::optional<AddressFamily> read_family(YamlReader& r, const Node& n, const std::string& path) {
-  if (auto s = r.string(n, path)) {
-    if (auto v = parse_address_family(*s)) return v;
-    r.error(n, path, fmt::format("unknown value '{}' (expected one of: all, any, ipv4, ipv6)", *s));
-  }
-  return std::nullopt;
-}
-
 // An address of this machine or an interface name; whether it exists here is checked before probing.
 std::optional<Named> read_source(YamlReader& r, const Node& n, const std::string& path) {
   auto s = r.string(n, path);
@@ -67,7 +59,7 @@ void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
                       "interval_s", "confirm", "clear", "address_family", "source"});
   if (!m) return;
   if (auto n = m->get("address_family")) {
-    if (auto f = read_family(r, *n, join_path(path, "address_family"))) d.address_family = *f;
+    if (auto f = r.address_family(*n, join_path(path, "address_family"))) d.address_family = *f;
   }
   if (auto n = m->get("source")) d.source = read_source(r, *n, join_path(path, "source"));
   set_uint(r, *m, "interval_s", path, d.schedule.interval_s, 1, 86'400);
@@ -265,7 +257,7 @@ void read_host_settings(YamlReader& r, const MapView& m, const std::string& path
       h.icmp_ratelimit_ms = static_cast<std::uint32_t>(*v);
     }
   }
-  if (auto n = m.get("address_family")) h.address_family = read_family(r, *n, join_path(path, "address_family"));
+  if (auto n = m.get("address_family")) h.address_family = r.address_family(*n, join_path(path, "address_family"));
   if (auto n = m.get("source")) h.source = read_source(r, *n, join_path(path, "source"));
   if (auto n = m.get("checks")) {
     const std::string cpath = checks_path(path);
@@ -453,11 +445,7 @@ void read_group(YamlReader& r, const Node& node, const std::string& path, std::v
   }
   read_host_settings(r, *m, path, h);
   if (auto n = m->get("absent")) {
-    const std::string apath = join_path(path, "absent");
-    if (auto s = r.string(*n, apath)) {
-      if (auto a = parse_absent(*s)) g.absent = *a;
-      else r.error(*n, apath, fmt::format("unknown value '{}' (expected one of: ok, warning, critical)", *s));
-    }
+    if (auto a = r.absent(*n, join_path(path, "absent"))) g.absent = *a;
   }
   if (auto n = m->get("flows")) read_flows(r, *n, g.flows, join_path(path, "flows"));
   if (!m->get("roles") && !m->get("checks") && !h.name.empty()) {

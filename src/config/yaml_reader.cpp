@@ -210,5 +210,11 @@ std::optional<Expect> YamlReader::expect(const Node& node, std::string_view key_
 std::optional<Severity> YamlReader::severity(const Node& node, std::string_view key_path) {
   return enum_value<Severity>(*this, node, key_path, parse_severity, "warning, critical");
 }
+std::optional<AddressFamily> YamlReader::address_family(const Node& node, std::string_view key_path) {
+  return enum_value<AddressFamily>(*this, node, key_path, parse_address_family, "all, any, ipv4, ipv6");
+}
+std::optional<Absent> YamlReader::absent(const Node& node, std::string_view key_path) {
+  return enum_value<Absent>(*this, node, key_path, parse_absent, "ok, warning, critical");
+}
 
 }  // namespace portdrift::config

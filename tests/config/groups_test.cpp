@@ -15,44 +15,15 @@
 #include "config/inventory.hpp"
 #include "portdrift/config/addresses.hpp"
 #include "portdrift/config/topology.hpp"
+#include "test_support.hpp"
 
 namespace portdrift::config {
 namespace {
 
-std::string all(const Diagnostics& d) {
-  std::string out;
-  for (const auto& x : d) out += format(x) + "\n";
-  return out;
-}
+using test_support::all;
+using test_support::has;
+using test_support::TempDir;
 
-bool has(const Diagnostics& d, std::string_view needle) {
-  return std::any_of(d.begin(), d.end(), [&](const Diagnostic& x) { return format(x).find(needle) != std::string::npos; });
-}
-
-// A directory of its own for a test's topology and inventory files, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    auto base = std::filesystem::temp_directory_path() / "portdrift-groups-XXXXXX";
-    std::string s = base.string();
-    path_ = mkdtemp(s.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string write(const std::string& name, std::string_view text) const {
-    const auto p = (path_ / name).string();
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::uint64_t size_of(std::string_view member) {
   std::string why;

@@ -4,17 +4,20 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <set>
-#include <filesystem>
-#include <fstream>
 
 #include <fmt/format.h>
 
 #include "portdrift/plan/plan.hpp"
+#include "test_support.hpp"
 
 namespace portdrift::plan {
 namespace {
+
+using test_support::all;
+using test_support::has;
+using test_support::TempDir;
+
 
 constexpr std::string_view kCatalog = R"(product: estate
 name: Estate
@@ -40,16 +43,6 @@ const catalog::Catalog& cat() {
     return r.catalog;
   }();
   return c;
-}
-
-std::string all(const Diagnostics& d) {
-  std::string out;
-  for (const auto& x : d) out += format(x) + "\n";
-  return out;
-}
-
-bool has(const Diagnostics& d, std::string_view needle) {
-  return std::any_of(d.begin(), d.end(), [&](const Diagnostic& x) { return format(x).find(needle) != std::string::npos; });
 }
 
 PlanResult plan_text(std::string_view topology, const std::string& file = "t.yaml") {
@@ -259,28 +252,6 @@ groups:
   EXPECT_EQ(find(r.plan, "g1.corp.example", 3389), nullptr);  // disabled for the group
   EXPECT_NE(find(r.plan, "h1", 3389), nullptr);               // not elsewhere
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string s = (std::filesystem::temp_directory_path() / "portdrift-plan-XXXXXX").string();
-    path_ = mkdtemp(s.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string write(const std::string& name, std::string_view text) const {
-    const auto p = (path_ / name).string();
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 TEST(PlanGroups, InventoryRowsAreNamedHostsWithTheirOwnRoles) {
   TempDir dir;

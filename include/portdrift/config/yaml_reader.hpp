@@ -70,6 +70,8 @@ class YamlReader {
   std::optional<Protocol> protocol(const Node& node, std::string_view key_path);
   std::optional<Expect> expect(const Node& node, std::string_view key_path);
   std::optional<Severity> severity(const Node& node, std::string_view key_path);
+  std::optional<AddressFamily> address_family(const Node& node, std::string_view key_path);
+  std::optional<Absent> absent(const Node& node, std::string_view key_path);  // ok, warning, critical
 
  private:
   std::optional<MapView> read_map(const Node& node, std::string_view key_path,

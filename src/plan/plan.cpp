@@ -100,7 +100,8 @@ class Builder {
   struct NamedMember {
     std::string_view name;
     std::string_view target;
-    std::uint32_t tmpl = 0;  // into templates_
+    const std::vector<Named>* roles = nullptr;  // an inventory row's own roles
+    std::uint32_t tmpl = 0;                     // into templates_
   };
   // Part of a block or range that this group plans (not claimed by an earlier group).
   struct Piece {
@@ -271,8 +272,7 @@ class Builder {
           for (const auto& r : *roles) ok = role_known(r, file) && ok;
           if (!ok) return;
         }
-        groups_[gi].named.push_back(NamedMember{name, target, 0});
-        named_roles_.push_back(roles);
+        groups_[gi].named.push_back(NamedMember{name, target, roles, 0});
       };
       for (const auto& m : g.members) {
         if (m.spec.kind == config::MemberSpec::Kind::name || m.spec.kind == config::MemberSpec::Kind::address) {
@@ -782,9 +782,8 @@ class Builder {
     gp.base_tmpl = build(nullptr, true);
     std::unordered_map<std::string, std::uint32_t> by_roles;  // an inventory's role sets repeat: one template each
     std::size_t total = 0;
-    for (std::size_t n = 0; n < gp.named.size(); ++n) {
-      auto& m = gp.named[n];
-      const auto* roles = named_roles_for(gi, n);
+    for (auto& m : gp.named) {
+      const auto* roles = m.roles;
       m.tmpl = gp.base_tmpl;
       if (roles != nullptr) {
         std::string key;
@@ -797,13 +796,6 @@ class Builder {
     }
     for (const auto& p : gp.pieces) total += templates_[gp.base_tmpl].size() * config::span_size(p.first, p.last);
     return total;
-  }
-
-  const std::vector<Named>* named_roles_for(std::uint32_t gi, std::size_t n) const {
-    // named_roles_ is in the order members were added, group by group.
-    std::size_t offset = 0;
-    for (std::uint32_t g = 0; g < gi; ++g) offset += groups_[g].named.size();
-    return named_roles_[offset + n];
   }
 
   void stamp(const std::vector<Check>& tmpl, std::string_view host, std::string_view target, std::string_view group,
@@ -874,7 +866,6 @@ class Builder {
   // Who is which host (identify_hosts).
   std::vector<std::vector<const config::Group*>> absorbed_;  // per `hosts:` entry
   std::vector<GroupPlan> groups_;
-  std::vector<const std::vector<Named>*> named_roles_;  // per named member, in order: its inventory roles or null
   std::vector<config::IpAddress> named_ips_;  // sorted: addresses that are named hosts
   std::vector<std::vector<Check>> templates_;
   std::uint32_t next_host_index_ = 0;

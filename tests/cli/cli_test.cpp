@@ -83,6 +83,29 @@ TEST(Cli, ShippedExampleTopologyValidates) {
   EXPECT_EQ(r.code, 0) << r.out;
 }
 
+TEST(Cli, ValidateVerboseSaysWhichCheckWonAndCountsGroupHosts) {
+  const auto path = write("groups-topology.yaml", R"(products: [itms-8, sep-14]
+vantage: {roles: [agent, sep-client]}
+groups:
+  - name: hq
+    members: [198.18.20.0/30]
+    roles: [agent, sep-client]
+    checks:
+      - {protocol: tcp, port: 56118, expect: blocked}
+)");
+  auto quiet = cli({"--validate", "-c", path, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  EXPECT_EQ(quiet.code, 0) << quiet.out;
+  EXPECT_EQ(quiet.out.find("note:"), std::string::npos) << quiet.out;
+  EXPECT_NE(quiet.out.find("OK: 4 hosts, 12 checks"), std::string::npos) << quiet.out;
+  auto verbose = cli({"--validate", "-v", "-c", path, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  EXPECT_EQ(verbose.code, 0) << verbose.out;
+  EXPECT_NE(verbose.out.find("note: " + path + ":8:9: groups[0].checks[0]: group hq tcp/56118: the group's check "
+                             "groups[0].checks[0] (line 8, expects blocked) wins over catalog flow itms-agent-p2p-tcp "
+                             "(expects open)"),
+            std::string::npos)
+      << verbose.out;
+}
+
 TEST(Cli, CatalogListsJsonAndText) {
   auto r = cli({"--catalog", "--format", "json", "--catalog-dir", PORTDRIFT_CATALOG_DIR});
   ASSERT_EQ(r.code, 0) << r.err;

@@ -75,6 +75,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::echo_reply: return "echo-reply";
     case Reason::resolve_failed: return "resolve-failed";
     case Reason::local_error: return "local-error";
+    case Reason::not_probed: return "not-probed";
   }
   return "?";
 }

@@ -15,7 +15,15 @@
 // Pacing works the same way: send times are handed out 1/max_rate apart, in
 // order, so a FIFO of due launches and one timer suffice; a wake-up launches
 // what is due within the next millisecond. Other protocols run
-// as one coroutine per probe (probe()).
+// as one coroutine per probe (probe()), each bound to a cancellation signal
+// of its own.
+//
+// Cancellation (run()): when the awaiting coroutine is cancelled, cancel_all()
+// stops launching, completes the targets not yet started as not probed,
+// closes the fast path's sockets (their attempts end as not probed), emits
+// terminal cancellation to every UDP/ICMP coroutine, and run() waits, after
+// reset_cancellation_state(), until each of those has ended. Completion
+// handlers hold `this`, so the run never returns while one is pending.
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -27,6 +35,8 @@
 #include <random>
 #include <unordered_map>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -58,6 +68,15 @@ std::uint32_t fd_budget(std::uint32_t reserve) noexcept {
   return static_cast<std::uint32_t>(std::min<rlim_t>(cur - reserve, UINT32_MAX));
 }
 
+Observation not_probed(std::string address) {
+  Observation o;
+  o.address = std::move(address);
+  o.state = PortState::unknown;
+  o.reason = Reason::not_probed;
+  o.detail = "not probed: the pass was cancelled before this probe ended";
+  return o;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -69,7 +88,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap,
              ResultSink sink)
       : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), sink_(std::move(sink)),
-        latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_) {
+        latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_), signals_(targets.size()) {
     std::unordered_map<asio::ip::address, std::uint32_t> index;
     index.reserve(targets.size());
     for (std::uint32_t i = 0; i < targets.size(); ++i) {
@@ -111,8 +130,16 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   asio::awaitable<void> run() {
     poller_.start([this, self = shared_from_this()](std::uint64_t token) { on_writable(token); });
-    pump();
-    co_await latch_.wait();
+    if ((co_await asio::this_coro::cancellation_state).cancelled() == asio::cancellation_type::none) {
+      pump();
+    } else {
+      cancel_all();
+      co_await asio::this_coro::reset_cancellation_state();
+    }
+    while (!co_await latch_.wait()) {  // cancelled: end what runs, then wait for it
+      cancel_all();
+      co_await asio::this_coro::reset_cancellation_state();
+    }
     poller_.cancel();
     close_idle();
     deadline_timer_.cancel();  // stale entries may still be queued; nothing waits on them now
@@ -124,6 +151,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   Dispatcher& operator=(const Dispatcher&) = delete;
 
   [[nodiscard]] std::uint64_t attempts() const noexcept { return attempts_; }
+  [[nodiscard]] std::uint64_t not_probed_count() const noexcept { return not_probed_; }
 
  private:
   struct Host {
@@ -168,7 +196,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // between: launching 20,000 sockets in one go would leave the first answers
   // unread, and their slots held, for half a second.
   void pump() {
-    if (pumping_ || pump_posted_) return;  // an attempt that fails at once completes inside the loop below
+    if (pumping_ || pump_posted_ || cancelled_) return;  // an attempt that fails at once completes inside the loop below
     pumping_ = true;
     std::uint32_t launched = 0;
     while (inflight_ < cap_ && !ready_.empty()) {
@@ -191,13 +219,18 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (targets_[idx].protocol == Protocol::tcp) {
         schedule_tcp(idx, 0);
       } else {
-        asio::co_spawn(ex_, probe(idx), [this, idx](std::exception_ptr e, Observation o) {
-          if (e) {
-            o = Observation{};
-            o.detail = "internal error in the probe";
-          }
-          complete(idx, std::move(o));
-        });
+        auto& signal = signals_[idx];
+        if (!signal) signal = std::make_unique<asio::cancellation_signal>();
+        asio::co_spawn(ex_, probe(idx),
+                       asio::bind_cancellation_slot(signal->slot(), [this, idx](std::exception_ptr e, Observation o) {
+                         if (cancelled_) {
+                           o = cut_short(idx);  // whatever it saw so far is no observation
+                         } else if (e) {
+                           o = Observation{};
+                           o.detail = "internal error in the probe";
+                         }
+                         complete(idx, std::move(o));
+                       }));
       }
     }
     pumping_ = false;
@@ -220,9 +253,52 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     pump();
   }
 
+  Observation cut_short(std::uint32_t idx) {
+    ++not_probed_;
+    return not_probed(targets_[idx].address.to_string());
+  }
+
+  // The pass is cancelled: see the file's head.
+  void cancel_all() {
+    if (cancelled_) return;
+    cancelled_ = true;
+    ready_.clear();
+    for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
+      auto& host = hosts_[h];
+      host.queued = false;
+      while (host.next < host.pending.size()) {  // never started: no slot, no inflight count
+        const auto idx = host.pending[host.next++];
+        sink_(idx, cut_short(idx));
+        latch_.count_down();
+      }
+    }
+    pace_timer_.cancel();
+    const auto launches = std::move(launches_);
+    launches_.clear();
+    for (const auto& l : launches) complete(l.idx, cut_short(l.idx));
+    deadlines_.clear();
+    deadline_timer_.cancel();
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+      Attempt& a = slots_[slot];
+      if (a.fd < 0) continue;
+      ::close(a.fd);  // also takes it out of the poller
+      a.fd = -1;
+      ++a.generation;
+      free_.push_back(slot);
+      complete(a.idx, cut_short(a.idx));
+    }
+    for (auto& signal : signals_) {
+      if (signal) signal->emit(asio::cancellation_type::terminal);
+    }
+  }
+
   // --- TCP fast path -------------------------------------------------------
 
   void schedule_tcp(std::uint32_t idx, std::uint32_t number) {
+    if (cancelled_) {
+      complete(idx, cut_short(idx));
+      return;
+    }
     if (interval_ == Clock::duration::zero()) {
       start_tcp(idx, number);
       return;
@@ -459,6 +535,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::deque<Launch> launches_;
   asio::steady_timer pace_timer_;
   std::mt19937_64 seed_{std::random_device{}()};  // IDs and cookies of UDP requests
+  std::vector<std::unique_ptr<asio::cancellation_signal>> signals_;  // per UDP/ICMP target, made at its launch
+  bool cancelled_ = false;
+  std::uint64_t not_probed_ = 0;
 };
 
 }  // namespace
@@ -473,6 +552,7 @@ asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settin
   if (stats != nullptr) {
     stats->concurrency = cap;
     stats->attempts = d->attempts();
+    stats->not_probed = d->not_probed_count();
   }
 }
 

@@ -3,7 +3,11 @@
 #include <algorithm>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "portdrift/core/deadline.hpp"
 
 namespace portdrift::probe::detail {
 namespace asio = boost::asio;
@@ -19,7 +23,8 @@ IcmpErrorBudget::Clock::duration with_margin(IcmpErrorBudget::Clock::duration d)
 
 IcmpErrorBudget::IcmpErrorBudget(asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
                                  Clock::time_point start)
-    : ex_(std::move(ex)), spacing_(with_margin(interval)), burst_left_(burst), floor_(start) {}
+    : spacing_(with_margin(interval)), burst_left_(burst), floor_(start),
+      changed_(std::move(ex), asio::steady_timer::time_point::max()) {}
 
 IcmpErrorBudget::Clock::time_point IcmpErrorBudget::gate() const {
   auto last = floor_;
@@ -41,10 +46,9 @@ asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst
       sends_.emplace(id, now);
       co_return Ticket{id, guaranteed};
     }
-    asio::steady_timer t(ex_, g);
-    waiters_.push_back(&t);
-    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-    std::erase(waiters_, &t);
+    co_await until(g, changed_.async_wait(asio::as_tuple(asio::deferred)));  // the gate, or woken earlier
+    const auto state = co_await asio::this_coro::cancellation_state;
+    if (state.cancelled() != asio::cancellation_type::none) throw boost::system::system_error(asio::error::operation_aborted);
   }
 }
 
@@ -59,8 +63,6 @@ void IcmpErrorBudget::note_icmp(Clock::time_point at) {
   sends_.emplace(next_id_++, at);
 }
 
-void IcmpErrorBudget::wake_all() {
-  for (auto* w : waiters_) w->cancel();
-}
+void IcmpErrorBudget::wake_all() { changed_.cancel(); }
 
 }  // namespace portdrift::probe::detail

@@ -22,11 +22,16 @@
 //   - ICMP errors that other probes of the target saw (TCP through a reject
 //     rule) are recorded too: they came out of the same bucket.
 // interval 0 turns all of this off (the target does not rate-limit).
+//
+// Waiting: an attempt waits through until() (portdrift/core/deadline.hpp) for
+// its gate or for `changed_`, one timer of the budget's own that never expires
+// and is cancelled to wake every waiter. The budget holds no pointer into a
+// waiting coroutine, so a waiter that is cancelled or destroyed leaves
+// nothing behind.
 
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -60,13 +65,12 @@ class IcmpErrorBudget {
  private:
   void wake_all();
 
-  boost::asio::any_io_executor ex_;
   Clock::duration spacing_;
   std::uint32_t burst_left_;
   Clock::time_point floor_;                            // unknown history: counts as a send at the start
   std::map<std::uint64_t, Clock::time_point> sends_;  // attempts that may have used a token
   std::uint64_t next_id_ = 1;
-  std::vector<boost::asio::steady_timer*> waiters_;
+  boost::asio::steady_timer changed_;  // cancelled when the gate may have moved earlier
 };
 
 }  // namespace portdrift::probe::detail

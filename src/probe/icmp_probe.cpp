@@ -4,8 +4,9 @@
 // error) -> sending `count` echo requests `interval` apart while listening ->
 // listening until `timeout` after the last request (or until every request
 // is answered) -> summarised. One socket per check. Waiting is one
-// readable-or-timer wait per step, so the deadline and the next send
-// time are explicit.
+// readable wait per step under until() (portdrift/core/deadline.hpp), up to
+// the next send time or the deadline, so both are explicit; a cancelled
+// check ends at once as not probed (not_probed()).
 //
 // Matching replies to requests:
 //   - identifier: a datagram socket's identifier is its local "port", chosen
@@ -36,13 +37,15 @@
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "errqueue.hpp"
+#include "portdrift/core/deadline.hpp"
+#include "portdrift/probe/engine.hpp"
 #include "portdrift/probe/icmp.hpp"
 
 namespace portdrift::probe {
@@ -358,7 +361,6 @@ asio::awaitable<Observation> icmp_echo(asio::ip::address address, EchoOptions op
   }
   asio::posix::stream_descriptor sock(ex, opened.fd);  // owns and closes the descriptor
   Echo echo(opened.fd, opened.kind, address, options);
-  asio::steady_timer timer(ex);
 
   std::uint32_t sent = 0;
   auto next_send = Clock::now();
@@ -380,15 +382,12 @@ asio::awaitable<Observation> icmp_echo(asio::ip::address address, EchoOptions op
       continue;
     }
     if (sent == options.count && (echo.received() == sent || now >= deadline)) break;
-    // Wait for a datagram, or until the next send or the deadline: the timer cancels the wait.
-    timer.expires_at(sent < options.count ? next_send : deadline);
-    timer.async_wait([&sock](const boost::system::error_code& e) {
-      if (e) return;
-      boost::system::error_code ignored;
-      sock.cancel(ignored);  // a late expiry may cut a later wait short: the loop just looks again
-    });
-    auto [wec] = co_await sock.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
-    timer.cancel();
+    // Wait for a datagram, or until the next send or the deadline.
+    auto [waited, expired] = co_await until(sent < options.count ? next_send : deadline,
+                                            sock.async_wait(asio::posix::descriptor_base::wait_read,
+                                                            asio::as_tuple(asio::deferred)));
+    auto [wec] = waited;
+    if (wec == asio::error::operation_aborted && !expired) co_return not_probed(address.to_string());
     if (!wec) echo.drain();
   }
   echo.drain();

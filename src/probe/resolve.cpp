@@ -4,12 +4,20 @@
 // getaddrinfo blocks and cannot be interrupted, and Asio's resolver runs every
 // lookup on one internal thread, one after the other. So lookups run on a few
 // short-lived worker threads of our own that post each answer back to the
-// event loop. When the deadline passes, the run goes on without the missing
-// answers; a worker still blocked in getaddrinfo finishes on its own and
-// finds the run abandoned, so it posts nothing to an event loop that may be
-// gone.
+// event loop. The coroutine waits for them through until()
+// (portdrift/core/deadline.hpp): when the deadline passes, or the awaiting
+// coroutine is cancelled, the run goes on without the missing answers.
+//
+// Lifetime: workers post to the loop only while holding the work list's
+// mutex and only while the run is not abandoned. The run is marked abandoned
+// by a guard in the coroutine's frame, so on every way out of it: its
+// return, an exception, and the destruction of the suspended frame when its
+// io_context is destroyed first. A worker still blocked in getaddrinfo then
+// finishes on its own and posts nothing to an event loop that may be gone.
 
 #include "portdrift/probe/resolve.hpp"
+
+#include "portdrift/core/deadline.hpp"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -21,6 +29,7 @@
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -34,7 +43,9 @@ namespace {
 
 constexpr std::size_t kMaxWorkers = 16;
 
-Resolution lookup(const std::string& name) {
+}  // namespace
+
+Resolution lookup_name(const std::string& name) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -72,9 +83,13 @@ Resolution lookup(const std::string& name) {
   return r;
 }
 
+namespace {
+
 // The work list, shared with the worker threads. Nothing of Asio in it: the
 // last worker may drop it on its own thread, after the event loop is gone.
 struct WorkList {
+  explicit WorkList(Lookup l) : lookup(std::move(l)) {}
+  const Lookup lookup;
   std::mutex mutex;               // guards names and abandoned
   std::deque<std::string> names;  // names no worker has taken yet
   bool abandoned = false;         // the run went on: post nothing more
@@ -100,7 +115,7 @@ void work(const std::shared_ptr<WorkList>& list, const std::weak_ptr<Waiting>& w
       name = std::move(list->names.front());
       list->names.pop_front();
     }
-    Resolution r = lookup(name);
+    Resolution r = list->lookup(name);
     std::lock_guard lock(list->mutex);
     if (list->abandoned) return;
     asio::post(ex, [waiting, name = std::move(name), r = std::move(r)]() mutable {
@@ -112,13 +127,30 @@ void work(const std::shared_ptr<WorkList>& list, const std::weak_ptr<Waiting>& w
   }
 }
 
+// Marks the run abandoned however the coroutine's frame goes away.
+struct Abandon {
+  std::shared_ptr<WorkList> list;
+  ~Abandon() {
+    std::lock_guard lock(list->mutex);
+    list->abandoned = true;
+  }
+};
+
 }  // namespace
 
 asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::vector<std::string> names,
                                                                           std::chrono::milliseconds timeout) {
+  co_return co_await resolve_all(std::move(names), timeout, lookup_name);
+}
+
+asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::vector<std::string> names,
+                                                                          std::chrono::milliseconds timeout,
+                                                                          Lookup lookup) {
   std::unordered_map<std::string, Resolution> out;
   const auto ex = co_await asio::this_coro::executor;
-  auto list = std::make_shared<WorkList>();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto list = std::make_shared<WorkList>(std::move(lookup));
+  const Abandon abandon{list};
   for (auto& name : names) {
     if (out.contains(name)) continue;
     boost::system::error_code ec;
@@ -139,12 +171,8 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
   const std::weak_ptr<Waiting> weak = waiting;
   for (std::size_t i = 0; i < workers; ++i) std::thread([list, weak, ex] { work(list, weak, ex); }).detach();
 
-  asio::steady_timer deadline(ex, timeout);
-  deadline.async_wait([weak](const boost::system::error_code& ec) {
-    if (auto w = weak.lock(); w && !ec) w->done.cancel();
-  });
-  co_await waiting->done.async_wait(asio::as_tuple(asio::use_awaitable));
-  deadline.cancel();
+  // Ends when every answer is in (done is cancelled), at the deadline, or on cancellation.
+  co_await until(deadline, waiting->done.async_wait(asio::as_tuple(asio::deferred)));
   {
     std::lock_guard lock(list->mutex);
     list->abandoned = true;

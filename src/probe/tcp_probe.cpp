@@ -1,9 +1,9 @@
 // One TCP connect attempt.
 //
 // States of the actor: opening the socket -> connecting (non-blocking
-// connect, then waiting for writability with a deadline timer armed beside
-// it) -> classified. The timer cancels the wait when it fires; the wait's own
-// completion then says "aborted", which we read as silence. A connect that
+// connect, then waiting for writability under until(), the one deadline of
+// portdrift/core/deadline.hpp) -> classified. A wait the expiry cut short is
+// silence; a cancelled attempt is not probed (not_probed()). A connect that
 // fails at once (no route) is classified without waiting. A completed handshake is `open` (syn-ack). A failed connect is
 // classified from the ICMP error the kernel queued for the socket
 // (IP_RECVERR/IPV6_RECVERR): that is how port-unreach, admin-prohibited,
@@ -19,13 +19,14 @@
 #include <memory>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "errqueue.hpp"
+#include "portdrift/core/deadline.hpp"
 #include "icmp_codes.hpp"
 #include "tcp_connect.hpp"
 #include "portdrift/probe/engine.hpp"
@@ -147,28 +148,13 @@ asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_
     o.detail = fmt::format("cannot watch the socket: {}", ec.message());
     co_return o;
   }
-  // The deadline's completion may already be queued (with success) when the
-  // wait finishes; cancel() cannot recall it, and the coroutine frame may be
-  // gone when it runs. So its handler shares this state and touches the
-  // socket only while the wait is still pending.
-  struct Race {
-    tcp::socket* sock = nullptr;
-    bool timed_out = false;
-    bool finished = false;
-  };
-  auto race = std::make_shared<Race>();
-  race->sock = &sock;
-  asio::steady_timer deadline(sock.get_executor(), timeout);
-  deadline.async_wait([race](const boost::system::error_code& e) {
-    if (e || race->finished) return;
-    race->timed_out = true;
-    boost::system::error_code ignored;
-    race->sock->cancel(ignored);
-  });
-  auto [wec] = co_await sock.async_wait(tcp::socket::wait_write, asio::as_tuple(asio::use_awaitable));
-  race->finished = true;
-  deadline.cancel();
-  if (race->timed_out || wec == asio::error::operation_aborted) co_return detail::silent_connect();
+  auto [waited, expired] =
+      co_await until(start + timeout, sock.async_wait(tcp::socket::wait_write, asio::as_tuple(asio::deferred)));
+  auto [wec] = waited;
+  if (wec == asio::error::operation_aborted) {
+    if (expired) co_return detail::silent_connect();
+    co_return not_probed(address.to_string());
+  }
   auto o = detail::finish_connect(
       begun.fd, tcp::endpoint(address, port),
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start));

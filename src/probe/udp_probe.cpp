@@ -1,8 +1,11 @@
 // One UDP attempt.
 //
 // States of the actor: opening (socket, IP_RECVERR, connect) -> sending the
-// request -> listening until the deadline -> classified. The deadline timer
-// cancels the socket; a cancelled receive is silence. While listening:
+// request -> listening until the deadline -> classified. Each receive waits
+// through until() (portdrift/core/deadline.hpp) under the attempt's one
+// deadline: a receive the expiry cut short is silence; a datagram that came
+// in the same loop pass as the expiry is still read; a cancelled attempt is
+// not probed (not_probed()). While listening:
 //   - a datagram the payload's parser accepts ends the attempt: open,
 //     udp-response (then, for TFTP, an ERROR politely ends the transfer);
 //   - a datagram it rejects (another ID, not the protocol) is remembered and
@@ -23,6 +26,7 @@
 #include <cstring>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -30,6 +34,8 @@
 #include <fmt/format.h>
 
 #include "errqueue.hpp"
+#include "portdrift/core/deadline.hpp"
+#include "portdrift/probe/engine.hpp"
 #include "portdrift/probe/udp.hpp"
 
 namespace portdrift::probe {
@@ -139,21 +145,13 @@ asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_
     request = *choice.bytes;
   }
 
-  asio::steady_timer deadline(ex, timeout);
-  bool timed_out = false;
-  deadline.async_wait([&sock, &timed_out](const boost::system::error_code& e) {
-    if (!e) {
-      timed_out = true;
-      boost::system::error_code ignored;
-      sock.cancel(ignored);
-    }
-  });
   const auto start = Clock::now();
+  const auto deadline = start + timeout;
   auto [sec, sent] = connected ? co_await sock.async_send(asio::buffer(request), asio::as_tuple(asio::use_awaitable))
                                : co_await sock.async_send_to(asio::buffer(request), target,
                                                              asio::as_tuple(asio::use_awaitable));
   if (sec) {
-    deadline.cancel();
+    if (sec == asio::error::operation_aborted) co_return not_probed(o.address);
     if (!classify_queued(fd, target, connected, o)) classify_local(sec, o, "send");
     if (o.state != PortState::unknown) o.rtt = since(start);
     co_return o;
@@ -163,27 +161,36 @@ asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_
   std::string rejected;  // what the first datagram the parser refused was
   for (;;) {
     udp::endpoint from;
-    auto [rec, n] = connected ? co_await sock.async_receive(asio::buffer(buf), asio::as_tuple(asio::use_awaitable))
-                              : co_await sock.async_receive_from(asio::buffer(buf), from,
-                                                                 asio::as_tuple(asio::use_awaitable));
-    if (timed_out || rec == asio::error::operation_aborted) break;
+    auto [received, expired] =
+        connected ? co_await until(deadline, sock.async_receive(asio::buffer(buf), asio::as_tuple(asio::deferred)))
+                  : co_await until(deadline, sock.async_receive_from(asio::buffer(buf), from,
+                                                                     asio::as_tuple(asio::deferred)));
+    auto [rec, n] = received;
+    if (rec == asio::error::operation_aborted) {
+      if (!expired) co_return not_probed(o.address);  // the attempt itself was cancelled
+      break;                                         // the deadline passed: silence
+    }
     if (rec) {
       if (!classify_queued(fd, target, connected, o)) {
-        if (!connected) continue;  // an error about some other destination: not ours
+        if (!connected) {  // an error about some other destination: not ours
+          if (expired) break;
+          continue;
+        }
         classify_local(rec, o, "receive");
       }
-      deadline.cancel();
       if (o.state != PortState::unknown) o.rtt = since(start);
       co_return o;
     }
-    if (!connected && from.address() != address) continue;  // not from the target at all
+    if (!connected && from.address() != address) {  // not from the target at all
+      if (expired) break;
+      continue;
+    }
     const std::span<const std::uint8_t> datagram(buf.data(), n);
     if (parser == nullptr) {
       o.state = PortState::open;
       o.reason = Reason::udp_response;
       o.rtt = since(start);
       o.reply = fmt::format("{} bytes: \"{}\"", n, payloads::bytes_preview(datagram));
-      deadline.cancel();
       co_return o;
     }
     const auto verdict = parser->check(request, datagram);
@@ -192,7 +199,6 @@ asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_
       o.reason = Reason::udp_response;
       o.rtt = since(start);
       o.reply = verdict.what;
-      deadline.cancel();
       if (parser->farewell != nullptr) {
         if (auto bye = parser->farewell(datagram)) {
           boost::system::error_code ignored;
@@ -206,6 +212,7 @@ asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_
       co_return o;
     }
     if (rejected.empty()) rejected = fmt::format("{} ({} bytes)", verdict.what, n);
+    if (expired) break;  // it came as the deadline passed: listen no longer
   }
   if (!rejected.empty()) {
     // Something listens on the port, just not what this payload expected.

@@ -3,6 +3,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include <boost/asio/this_coro.hpp>
+
 #include "portdrift/probe/resolve.hpp"
 
 namespace portdrift::runner {
@@ -26,6 +28,20 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
     }
   }
   const auto resolved = co_await probe::resolve_all(std::move(names), options.dns_timeout);
+  const auto state = co_await boost::asio::this_coro::cancellation_state;
+  if (state.cancelled() != boost::asio::cancellation_type::none) {  // cancelled while resolving: probe nothing
+    pass.cancelled = true;
+    for (std::size_t i = 0; i < indices.size(); ++i) {
+      auto& r = pass.results[i];
+      r.check = &plan.checks[indices[i]];
+      r.observation = probe::not_probed();
+      r.outcome = verdict::Outcome::error;
+    }
+    pass.stats.not_probed = indices.size();
+    pass.duration =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    co_return pass;
+  }
 
   std::vector<probe::Target> targets;
   std::vector<std::size_t> target_of;  // targets[t] probes the check of pass.results[target_of[t]]
@@ -57,9 +73,12 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
         auto& r = pass.results[target_of[t]];
         r.observation = std::move(o);
         r.observation.address = resolved.at(std::string(r.check->target)).text;
-        r.outcome = verdict::judge(r.check->expect, r.observation, r.check->silence);
+        r.outcome = r.observation.reason == Reason::not_probed
+                        ? verdict::Outcome::error
+                        : verdict::judge(r.check->expect, r.observation, r.check->silence);
       },
       &pass.stats);
+  pass.cancelled = pass.stats.not_probed > 0;
   pass.duration =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   co_return pass;

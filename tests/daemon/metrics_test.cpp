@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <future>
+#include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -57,7 +62,7 @@ TEST(Metrics, ServesMetricsOverHttpOnLoopback) {
   const auto port = server.local_endpoint().port();
   ASSERT_NE(port, 0);
   auto ok = std::async(std::launch::async, [&] { return testing::http_get("127.0.0.1", port, "/metrics"); });
-  auto missing = std::async(std::launch::async, [&] { return testing::http_get("127.0.0.1", port, "/"); });
+  auto missing = std::async(std::launch::async, [&] { return testing::http_get("127.0.0.1", port, "/nope"); });
   auto post = std::async(std::launch::async, [&] { return testing::http_get("127.0.0.1", port, "/metrics", "POST"); });
   while (ok.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready ||
          missing.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready ||
@@ -93,6 +98,173 @@ TEST(Metrics, ASilentClientDoesNotBlockOthers) {
   EXPECT_EQ(ok.get().status, 200);
   server.stop();
   io.run_for(std::chrono::milliseconds(50));
+}
+
+// --- the request handling, without a socket ----------------------------------
+
+std::string provider_text() { return "portdrift_checks 3\n"; }
+
+TEST(Metrics, AnswerRequestRoutesByMethodAndPath) {
+  int calls = 0;
+  const std::function<std::string()> provider = [&] {
+    ++calls;
+    return provider_text();
+  };
+  auto a = answer_request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", provider);
+  EXPECT_EQ(a.status, 200U);
+  EXPECT_EQ(a.body, provider_text());
+  EXPECT_EQ(a.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(answer_request("GET /metrics?name[]=x HTTP/1.0\r\n\r\n", provider).status, 200U);
+  EXPECT_EQ(calls, 2);
+
+  a = answer_request("GET / HTTP/1.1\r\nHost: x\r\n\r\n", provider);
+  EXPECT_EQ(a.status, 200U);
+  EXPECT_NE(a.body.find("href=\"/metrics\""), std::string::npos) << a.body;
+  EXPECT_EQ(answer_request("GET /metricsx HTTP/1.1\r\n\r\n", provider).status, 404U);
+  EXPECT_EQ(answer_request("GET /favicon.ico HTTP/1.1\r\n\r\n", provider).status, 404U);
+  for (const char* method : {"POST", "PUT", "DELETE", "HEAD", "OPTIONS"}) {
+    a = answer_request(std::string(method) + " /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n", provider);
+    EXPECT_EQ(a.status, 405U) << method;
+    ASSERT_EQ(a.headers.size(), 1U);
+    EXPECT_EQ(a.headers[0], (std::pair<std::string, std::string>{"Allow", "GET"}));
+  }
+  EXPECT_EQ(calls, 2) << "the provider renders for GET /metrics only";
+}
+
+TEST(Metrics, AnswerRequestRefusesWhatDoesNotParseOrIsTooLarge) {
+  const std::function<std::string()> provider = provider_text;
+  EXPECT_EQ(answer_request("", provider).status, 400U);
+  EXPECT_EQ(answer_request("GET /metrics HTTP/1.1\r\nHost: x\r\n", provider).status, 400U) << "head not whole";
+  EXPECT_EQ(answer_request("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", provider).status, 400U) << "TLS";
+  EXPECT_EQ(answer_request("GET /metrics HTTP/2.0\r\n\r\n", provider).status, 400U);
+  EXPECT_EQ(answer_request("GET /metrics HTTP/1.1\r\nBad Header\r\n\r\n", provider).status, 400U);
+  const std::string long_header = "GET /metrics HTTP/1.1\r\nX: " + std::string(kMaxRequestHead, 'a') + "\r\n\r\n";
+  EXPECT_EQ(answer_request(long_header, provider).status, 431U);
+  EXPECT_EQ(answer_request("GET /metrics HTTP/1.1\r\nX: " + std::string(kMaxRequestHead + 10, 'a'), provider).status, 431U)
+      << "an unfinished head over the limit";
+  EXPECT_EQ(answer_request("POST /metrics HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", provider).status, 413U);
+  // A body within the limit, partly in, does not matter to GET.
+  EXPECT_EQ(answer_request("GET /metrics HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", provider).status, 200U);
+}
+
+TEST(Metrics, SerializedAnswerClosesTheConnection) {
+  HttpAnswer a{405, "text/plain", "no\n", {{"Allow", "GET"}}};
+  EXPECT_EQ(serialize(a),
+            "HTTP/1.1 405 Method Not Allowed\r\nServer: portdrift\r\nContent-Type: text/plain\r\nAllow: GET\r\n"
+            "Content-Length: 3\r\nConnection: close\r\n\r\nno\n");
+}
+
+// --- the server under hostile clients -------------------------------------------
+
+// Sends raw bytes, reads the answer's status (-1: none).
+int raw_status(std::uint16_t port, const std::string& bytes) {
+  asio::io_context io;
+  tcp::socket s(io);
+  boost::system::error_code ec;
+  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return -1;
+  timeval tv{5, 0};
+  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  asio::write(s, asio::buffer(bytes), ec);
+  std::string all;
+  char buf[4096];
+  for (;;) {
+    const auto n = s.read_some(asio::buffer(buf), ec);
+    all.append(buf, n);
+    if (ec) break;
+  }
+  if (all.size() < 12) return -1;
+  return std::stoi(all.substr(9, 3));
+}
+
+// The server on its own thread, as in the daemon; stopped and joined at the end.
+struct ServerThread {
+  asio::io_context io;
+  MetricsServer server{io.get_executor(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                       [] { return std::string("x 1\n"); }};
+  std::thread thread;
+  std::size_t open_at_end = 0;
+  ServerThread() {
+    server.start();
+    thread = std::thread([this] { io.run(); });
+  }
+  [[nodiscard]] std::uint16_t port() const { return server.local_endpoint().port(); }
+  // Stops the loop, then the server on this thread (the loop is idle then).
+  void finish() {
+    io.stop();
+    thread.join();
+    open_at_end = server.connections();
+    server.stop();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(100));
+  }
+};
+
+TEST(Metrics, BadAndOversizedRequestsOverTheWire) {
+  ServerThread t;
+  EXPECT_EQ(raw_status(t.port(), "GARBAGE\r\n\r\n"), 400);
+  EXPECT_EQ(raw_status(t.port(), "GET /metrics HTTP/1.1\r\nX: " + std::string(kMaxRequestHead + 100, 'a') + "\r\n\r\n"),
+            431);
+  EXPECT_EQ(raw_status(t.port(), "POST /metrics HTTP/1.1\r\nContent-Length: 999999\r\n\r\n"), 413);
+  EXPECT_EQ(raw_status(t.port(), "DELETE /metrics HTTP/1.1\r\n\r\n"), 405);
+  EXPECT_EQ(raw_status(t.port(), "GET /x HTTP/1.1\r\n\r\n"), 404);
+  EXPECT_EQ(raw_status(t.port(), "GET / HTTP/1.1\r\n\r\n"), 200);
+  t.finish();
+}
+
+// 1,000 idle connections and 1,000 slow ones (a byte every ~100 ms), renewed
+// when the server closes them, and a real scrape still gets its answer. The
+// latency under this load is measured by bench/metrics-starve.
+TEST(Metrics, IdleAndSlowClientsCannotStarveAScrape) {
+  rlimit lim{};
+  ::getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < 5000 && lim.rlim_max >= 5000) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < 5000) GTEST_SKIP() << "needs 5,000 descriptors";
+  ServerThread t;
+  const auto at = tcp::endpoint(asio::ip::make_address("127.0.0.1"), t.port());
+  asio::io_context client_io;
+  auto connect = [&] {
+    auto s = std::make_unique<tcp::socket>(client_io);
+    boost::system::error_code ec;
+    s->connect(at, ec);
+    return s;
+  };
+  std::vector<std::unique_ptr<tcp::socket>> idle;
+  std::vector<std::unique_ptr<tcp::socket>> slow;
+  for (int i = 0; i < 1000; ++i) idle.push_back(connect());
+  for (int i = 0; i < 1000; ++i) slow.push_back(connect());
+  // The slow clients trickle "GET /metrics HTTP/1.1\r\n..." a byte at a time; one the server
+  // closed is replaced by a new connection, so the pressure stays on. Bounded: 30 s at most.
+  std::atomic<bool> done{false};
+  std::thread trickle([&] {
+    const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    std::size_t at_byte = 0;
+    for (int round = 0; round < 300 && !done; ++round) {
+      for (auto& s : slow) {
+        if (::send(s->native_handle(), &req[at_byte % req.size()], 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) s = connect();
+      }
+      for (auto& s : idle) {  // an idle one the server closed reads as EOF: replace it
+        char c;
+        if (::recv(s->native_handle(), &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0) s = connect();
+      }
+      ++at_byte;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the pace of a slow client, not synchronisation
+    }
+  });
+  int ok = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto r = testing::http_get("127.0.0.1", t.port(), "/metrics");
+    if (r.status == 200 && r.body == "x 1\n") ++ok;
+  }
+  done = true;
+  trickle.join();
+  t.finish();
+  EXPECT_EQ(ok, 5);
+  EXPECT_GT(t.server.evicted(), 0U);
+  EXPECT_LE(t.open_at_end, kMaxConnections);
 }
 
 }  // namespace

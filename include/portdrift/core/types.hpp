@@ -33,6 +33,7 @@ enum class Reason : std::uint8_t {
   echo_reply,        // an ICMP echo reply arrived
   resolve_failed,    // the host name did not resolve
   local_error,       // the probe could not be sent (socket error on this side)
+  not_probed,        // the pass was cancelled (stop, reload) before this probe ended: no observation
 };
 
 // What the topology or catalog says a port must look like.

@@ -1,11 +1,23 @@
 #pragma once
 // The Prometheus endpoint: text exposition format 0.0.4 served over HTTP/1.1
-// by Boost.Beast on the daemon's own io_context (no extra thread). GET
-// /metrics returns what the provider renders at that moment; anything else is
-// 404. Each connection is one coroutine with a deadline, and at most
-// kMaxConnections are served at once, so a slow or hostile client cannot
-// stall the event loop or the probes.
+// on the daemon's own io_context (no extra thread). GET /metrics returns what
+// the provider renders at that moment, GET / a small page linking to it;
+// other paths are 404, other methods 405. One request per connection (the
+// answer says Connection: close).
+//
+// It cannot be starved by idle or slow clients: at most kMaxConnections are
+// open; when a new one comes at the cap, the oldest connection that has not
+// sent a whole request yet is closed to admit it. A request must arrive whole
+// within kRequestDeadline and hold at most kMaxRequestHead bytes of head and
+// kMaxRequestBody of body; an answer must be written within kWriteDeadline.
+// When accept() fails for want of descriptors (EMFILE, ENFILE) the accept
+// loop backs off (100 ms doubling to 1 s) instead of spinning, and says so
+// once in the log.
+//
+// It must not: block the event loop, let a client hold a slot past its
+// deadlines, or answer anything but GET /metrics with the metrics.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,9 +30,36 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "portdrift/core/actor.hpp"
+
+namespace spdlog {
+class logger;
+}
+
 namespace portdrift::daemon {
 
-inline constexpr std::size_t kMaxConnections = 16;
+inline constexpr std::size_t kMaxConnections = 64;
+inline constexpr std::size_t kMaxRequestHead = 8192;  // request line and headers
+inline constexpr std::size_t kMaxRequestBody = 4096;
+inline constexpr std::chrono::milliseconds kRequestDeadline{2000};  // from accept to the whole request
+inline constexpr std::chrono::milliseconds kWriteDeadline{5000};
+
+// One answer of the endpoint, before it is put on the wire.
+struct HttpAnswer {
+  unsigned status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones, e.g. Allow
+};
+
+// Parses one raw HTTP/1.x request as received (request line and headers, maybe a body) and answers it:
+// 200 for GET /metrics (the provider's text), 200 with a link for GET /, 404 for other paths,
+// 405 (with Allow: GET) for other methods on /metrics, 400 for what does not parse, 431/413 over the size limit.
+// Pure: no I/O; the provider is called only for GET /metrics.
+HttpAnswer answer_request(std::string_view raw, const std::function<std::string()>& provider);
+
+// The answer as bytes on the wire, with Content-Length and Connection: close.
+std::string serialize(const HttpAnswer& answer);
 
 // "127.0.0.1:9617", "[::1]:9617", "0.0.0.0:0"; nullopt and `error` on anything else.
 std::optional<boost::asio::ip::tcp::endpoint> parse_listen(std::string_view text, std::string& error);
@@ -44,8 +83,13 @@ std::string escape_label(std::string_view value);
 class MetricsServer {
  public:
   using Provider = std::function<std::string()>;
+  struct Options {
+    std::shared_ptr<spdlog::logger> log;  // null: spdlog's default logger
+    ActorFailure on_failure;              // the accept loop died of an exception (null: logged only)
+  };
   // Binds and listens at once (throws boost::system::system_error when it cannot).
-  MetricsServer(const boost::asio::any_io_executor& ex, const boost::asio::ip::tcp::endpoint& at, Provider provider);
+  MetricsServer(const boost::asio::any_io_executor& ex, const boost::asio::ip::tcp::endpoint& at, Provider provider,
+                Options options = {});
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
@@ -54,6 +98,8 @@ class MetricsServer {
   void stop();
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
   [[nodiscard]] std::uint64_t scrapes() const noexcept;
+  [[nodiscard]] std::size_t connections() const noexcept;  // open now
+  [[nodiscard]] std::uint64_t evicted() const noexcept;     // closed to admit a newer one
 
  private:
   struct State;

@@ -7,6 +7,12 @@
 // Targets are taken round-robin across addresses, never one host's ports in a
 // burst. No thread per probe: everything runs on the caller's io_context.
 //
+// Cancellation: probe_all honours the awaiting coroutine's cancellation slot.
+// On terminal cancellation no probe starts any more, in-flight probes are
+// cancelled (UDP and ICMP coroutines through their own slots, the TCP fast
+// path's sockets closed), every target that has no result yet gets
+// not_probed(), and probe_all returns once every probe has ended.
+//
 // It must not: probe anything it was not given, retry an answered probe, or
 // turn a refused connect or a timeout into an exception.
 
@@ -14,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -51,7 +58,12 @@ struct Target {
 struct RunStats {
   std::uint32_t concurrency = 0;  // effective global cap after the fd limit
   std::uint64_t attempts = 0;
+  std::uint64_t not_probed = 0;  // targets a cancellation left without an observation
 };
+
+// What a probe that was cancelled before it ended reports: state unknown,
+// reason not-probed. It is no observation of the network; never judge it as one.
+Observation not_probed(std::string address = {});
 
 // Raises RLIMIT_NOFILE's soft limit to the hard one and returns how many
 // probes may be in flight while keeping `reserve` descriptors free.

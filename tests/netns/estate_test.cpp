@@ -124,7 +124,8 @@ class Estate : public ::testing::Test {
 
   std::uint64_t nft_counter(const std::string& host, const std::string& name) {
     const auto r = bed_->exec(bed_->ns(host), {"nft", "-j", "list", "counter", "inet", "pdtest", name});
-    for (const auto& item : json::parse(r.out).at("nftables")) {
+    const auto doc = json::parse(r.out);  // named: a range-for over a temporary's member would dangle
+    for (const auto& item : doc.at("nftables")) {
       if (item.contains("counter")) return item["counter"].at("packets").get<std::uint64_t>();
     }
     ADD_FAILURE() << "no counter " << name << " in " << r.out;
@@ -192,7 +193,9 @@ groups:
     EXPECT_EQ(absent.count(present), 0U) << present;
   }
   for (const auto& c : r.doc["checks"]) {
-    if (s(c, "address") == "198.18.4.10" || s(c, "address") == "198.18.4.11") EXPECT_EQ(s(c, "verdict"), "ok");
+    if (s(c, "address") == "198.18.4.10" || s(c, "address") == "198.18.4.11") {
+      EXPECT_EQ(s(c, "verdict"), "ok") << c.dump();
+    }
   }
 
   // The text: the status line counts them and perfdata carries them; one line for the group's absent addresses.
@@ -256,8 +259,31 @@ hosts:
                               "filtered (no-response)"))
       << t.out;
   EXPECT_TRUE(contains(t.out, "; other addresses of web.estate.test: open on 198.18.1.80")) << t.out;
+}
 
-  // address_family narrows it: only IPv4 is probed, and it is fine.
+// address_family narrows a name to one family: only its IPv4 address is
+// probed, and it is fine; asking for IPv6 of a name without AAAA is an error result.
+TEST_F(Estate, AddressFamilyNarrowsTheAddressesOfAName) {
+  if (!tb::find_tool("dnsmasq") || !tb::find_tool("ss")) {
+    if (tb::in_ci()) FAIL() << "dnsmasq or ss is not installed (.ci/deps installs them)";
+    GTEST_SKIP() << "dnsmasq or ss missing";
+  }
+  auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
+  const auto d = dir_.string();
+  service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                  "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
+                  "--listen-address=198.18.1.53", "--bind-interfaces",
+                  "--host-record=web.estate.test,198.18.1.80,2001:2::1:80", "--host-record=v4.estate.test,198.18.1.80",
+                  "--log-facility=" + d + "/dnsmasq.log"});
+  wait_udp_bound("dns", 53);
+  b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
+  b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
+  b.load_nft("web", R"(table inet pdtest {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    meta nfproto ipv6 tcp dport 21001 drop
+  }
+})");
   const auto v4only = file("v4.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
 hosts:
   - name: web
@@ -270,6 +296,21 @@ hosts:
   EXPECT_EQ(f.exit_code, 0) << describe(f);
   ASSERT_EQ(f.doc["checks"].size(), 1U) << f.out;
   EXPECT_EQ(s(f.doc["checks"][0], "address"), "198.18.1.80");
+
+  const auto v6only = file("v6.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
+hosts:
+  - name: v4
+    address: v4.estate.test
+    address_family: ipv6
+    checks:
+      - {name: https, protocol: tcp, port: 21001, expect: open}
+)");
+  const auto g = check(v6only, {});
+  EXPECT_EQ(g.exit_code, 2) << describe(g);
+  ASSERT_EQ(g.doc["checks"].size(), 1U) << g.out;
+  EXPECT_EQ(s(g.doc["checks"][0], "verdict"), "error");
+  EXPECT_EQ(s(g.doc["checks"][0], "detail"),
+            "v4.estate.test has no IPv6 address (address_family: ipv6; it has 198.18.1.80)");
 }
 
 // The scanner has a second address. The target accepts the port only from
@@ -290,10 +331,10 @@ TEST_F(Estate, ProbesLeaveFromTheChosenSource) {
   b.load_nft("target", R"(table inet pdtest {
   counter chosen {}
   counter other {}
-  counter all {}
+  counter total {}
   chain input {
     type filter hook input priority 0; policy accept;
-    tcp dport 21001 counter name "all"
+    tcp dport 21001 counter name "total"
     ip saddr 198.18.0.2 tcp dport 21001 counter name "chosen" accept
     tcp dport 21001 counter name "other" drop
   }
@@ -312,7 +353,7 @@ hosts:
   EXPECT_TRUE(contains(bad.out, "--source: source address 198.18.0.99 is not assigned to any interface")) << bad.out;
   const auto noif = check(topo, {"--source", "pdnosuch0"}, false);
   EXPECT_EQ(noif.exit_code, 3) << describe(noif);
-  EXPECT_EQ(nft_counter("target", "all"), 0U) << "no packet before the diagnostic";
+  EXPECT_EQ(nft_counter("target", "total"), 0U) << "no packet before the diagnostic";
 
   const auto chosen = check(topo, {"--source", "198.18.0.2"});
   EXPECT_EQ(chosen.exit_code, 0) << describe(chosen);

@@ -57,7 +57,8 @@ Options:
   --format FMT        text (default; Nagios plugin output) or json
   --catalog-dir DIR   catalog data files (default: the installed catalog)
   -v, --verbose       list every check in the long output, not only drift;
-                      log progress to stderr
+                      log progress to stderr; with --validate, print which
+                      check won where two spoke of one port
   --timeout MS        per-attempt timeout in milliseconds (topology default)
   --retries N         extra attempts after silence (topology default)
   --concurrency N     probes in flight at once (topology default)
@@ -209,7 +210,7 @@ Loaded load(const Args& a) {
   l.diagnostics = l.catalog.diagnostics;
   l.diagnostics.insert(l.diagnostics.end(), l.topology.diagnostics.begin(), l.topology.diagnostics.end());
   // Plan-level checks (roles, products, overrides) need both files readable.
-  const bool topology_read = !l.topology.topology.hosts.empty();
+  const bool topology_read = !l.topology.topology.hosts.empty() || !l.topology.topology.groups.empty();
   if (topology_read && !l.catalog.catalog.products.empty()) {
     l.plan = plan::build_plan(l.topology.topology, l.catalog.catalog);
     l.diagnostics.insert(l.diagnostics.end(), l.plan.diagnostics.begin(), l.plan.diagnostics.end());
@@ -228,8 +229,12 @@ int do_validate(const Args& a, std::ostream& out) {
     out << problems_summary(l.diagnostics, *a.config) << '\n';
     return kUnknown;
   }
+  // -v: which source won where two spoke of one port, and addresses planned once where members overlap.
+  if (a.verbose) {
+    for (const auto& n : l.plan.notes) out << "note: " << format(n) << '\n';
+  }
   out << fmt::format("{}: OK: {} hosts, {} checks from this vantage point, {} catalog flows not probed\n", *a.config,
-                     l.topology.topology.hosts.size(), l.plan.plan.checks.size(), l.plan.plan.skipped.size());
+                     l.plan.plan.host_count, l.plan.plan.checks.size(), l.plan.plan.skipped.size());
   return 0;
 }
 

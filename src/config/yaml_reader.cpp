@@ -31,6 +31,10 @@ void YamlReader::error(SourcePos p, std::string_view key_path, std::string messa
   out_.push_back(Diagnostic{file_, p, std::string(key_path), std::move(message)});
 }
 
+void YamlReader::append(Diagnostics&& other) {
+  for (auto& d : other) out_.push_back(std::move(d));
+}
+
 void YamlReader::error(const Node& at, std::string_view key_path, std::string message) {
   error(pos(at), key_path, std::move(message));
 }
@@ -205,6 +209,12 @@ std::optional<Expect> YamlReader::expect(const Node& node, std::string_view key_
 }
 std::optional<Severity> YamlReader::severity(const Node& node, std::string_view key_path) {
   return enum_value<Severity>(*this, node, key_path, parse_severity, "warning, critical");
+}
+std::optional<AddressFamily> YamlReader::address_family(const Node& node, std::string_view key_path) {
+  return enum_value<AddressFamily>(*this, node, key_path, parse_address_family, "all, any, ipv4, ipv6");
+}
+std::optional<Absent> YamlReader::absent(const Node& node, std::string_view key_path) {
+  return enum_value<Absent>(*this, node, key_path, parse_absent, "ok, warning, critical");
 }
 
 }  // namespace portdrift::config

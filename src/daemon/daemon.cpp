@@ -141,7 +141,7 @@ struct Daemon::Impl {
     Diagnostics d = cat.diagnostics;
     d.insert(d.end(), topo.diagnostics.begin(), topo.diagnostics.end());
     plan::PlanResult p;
-    if (!topo.topology.hosts.empty() && !cat.catalog.products.empty()) {
+    if ((!topo.topology.hosts.empty() || !topo.topology.groups.empty()) && !cat.catalog.products.empty()) {
       p = plan::build_plan(topo.topology, cat.catalog);
       d.insert(d.end(), p.diagnostics.begin(), p.diagnostics.end());
     }

@@ -1,6 +1,7 @@
 #include "portdrift/plan/plan.hpp"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <set>
 #include <string_view>
@@ -60,19 +61,58 @@ class Builder {
       if (f.from != catalog::kAnyRole && !vantage_roles_.contains(f.from)) continue;
       vantage_flows_.push_back(&f);
     }
-    result_.plan.checks.reserve(upper_bound());
+    identify_hosts();
+    std::size_t group_checks = 0;
+    for (std::uint32_t g = 0; g < t_.groups.size(); ++g) group_checks += build_group_templates(g);
+    result_.plan.checks.reserve(upper_bound() + group_checks);
     for (std::uint32_t i = 0; i < t_.hosts.size(); ++i) plan_host(i);
+    next_host_index_ = static_cast<std::uint32_t>(t_.hosts.size());
+    for (std::uint32_t g = 0; g < t_.groups.size(); ++g) emit_group(g);
+    result_.plan.host_count = next_host_index_;
     result_.plan.text = std::move(text_);
     return std::move(result_);
   }
 
  private:
+  // Who decides a check where several sources speak of one port, lowest first.
+  enum class Rank : std::uint8_t { flow_any, flow_specific, group_check, host_check };
+  struct Origin {
+    const Host* owner = nullptr;                   // the host or group whose explicit check it is
+    const config::ExplicitCheck* check = nullptr;  // null for catalog flows
+  };
   struct Slot {
     Check check;
     std::uint64_t key = 0;
-    bool explicit_ = false;
-    bool specific_from = false;  // came from a flow whose `from` is a vantage role, not `any`
+    Rank rank = Rank::flow_any;
+    Origin origin;
   };
+  // What one planning pass is about: a `hosts:` entry, or a group (for its template).
+  struct Subject {
+    const Host* settings = nullptr;                // the host entry, or the group's settings
+    const config::Group* group = nullptr;          // a group's template: its flow settings apply
+    std::vector<const config::Group*> absorbed;    // a host entry named as a group member: those groups' roles and checks
+    const std::vector<Named>* extra_roles = nullptr;  // an inventory row's roles
+    std::vector<std::string_view> targets;         // one per address (one empty target for a template)
+    std::string what;                              // "host ns01", "group agents-lan" (notes)
+    bool diagnose = true;                          // report problems and notes (once per group, not per template)
+  };
+  // A group member that is a named host (a name, a single address, an inventory row).
+  struct NamedMember {
+    std::string_view name;
+    std::string_view target;
+    std::uint32_t tmpl = 0;  // into templates_
+  };
+  // Part of a block or range that this group plans (not claimed by an earlier group).
+  struct Piece {
+    config::IpAddress first;
+    config::IpAddress last;
+  };
+  struct GroupPlan {
+    std::vector<NamedMember> named;
+    std::vector<Piece> pieces;
+    std::uint32_t base_tmpl = 0;
+  };
+
   // Checks are merged per host: address#, protocol and port packed so that the
   // key's order is the plan's order within a host.
   static std::uint64_t key_of(std::uint32_t address, Protocol proto, std::uint16_t port) noexcept {
@@ -81,6 +121,9 @@ class Builder {
 
   void error(SourcePos pos, std::string path, std::string message) {
     result_.diagnostics.push_back(Diagnostic{t_.file, pos, std::move(path), std::move(message)});
+  }
+  void note(SourcePos pos, std::string path, std::string message) {
+    result_.notes.push_back(Diagnostic{t_.file, pos, std::move(path), std::move(message)});
   }
 
   void select_products() {
@@ -99,31 +142,41 @@ class Builder {
     }
   }
 
-  bool role_known(const Named& role) {
+  // Whether a role exists in a listed product; a diagnostic in `file` (the topology or an inventory) if not.
+  bool role_known(const Named& role, const std::string& file) {
     for (const auto& id : products_) {
       if (c_.product(id)->roles.contains(role.value)) return true;
     }
+    std::string message;
     for (const auto& p : c_.products) {
       if (p.roles.contains(role.value)) {
-        error(role.pos, role.key_path,
-              fmt::format("role '{}' belongs to product '{}', which is not listed in `products`", role.value, p.id));
-        return false;
+        message = fmt::format("role '{}' belongs to product '{}', which is not listed in `products`", role.value, p.id);
+        break;
       }
     }
-    error(role.pos, role.key_path,
-          fmt::format("unknown role '{}' (see `portdrift --catalog` for the roles of each product)", role.value));
+    if (message.empty()) {
+      message = fmt::format("unknown role '{}' (see `portdrift --catalog` for the roles of each product)", role.value);
+    }
+    result_.diagnostics.push_back(Diagnostic{file, role.pos, role.key_path, std::move(message)});
     return false;
   }
+  bool role_known(const Named& role) { return role_known(role, t_.file); }
 
   void check_flow_settings() {
-    for (const auto& f : t_.flows) {
-      const auto* flow = c_.flow(f.id.value);
-      if (flow == nullptr) {
-        error(f.id.pos, f.id.key_path, fmt::format("unknown catalog flow id '{}'", f.id.value));
-      } else {
-        settings_[flow->id] = &f;
+    auto check = [&](const std::vector<config::FlowSetting>& settings,
+                     std::unordered_map<std::string, const config::FlowSetting*>& into) {
+      for (const auto& f : settings) {
+        const auto* flow = c_.flow(f.id.value);
+        if (flow == nullptr) {
+          error(f.id.pos, f.id.key_path, fmt::format("unknown catalog flow id '{}'", f.id.value));
+        } else {
+          into[flow->id] = &f;
+        }
       }
-    }
+    };
+    check(t_.flows, settings_);
+    group_settings_.resize(t_.groups.size());
+    for (std::size_t g = 0; g < t_.groups.size(); ++g) check(t_.groups[g].flows, group_settings_[g]);
   }
 
   void resolve_vantage() {
@@ -141,6 +194,183 @@ class Builder {
     }
   }
 
+  // --- who is which host -----------------------------------------------------------
+
+  // One spelling per target: an IP literal's canonical text, a DNS name in lower case.
+  static std::string identity(std::string_view target) {
+    if (const auto ip = config::parse_ip(target)) return config::to_string(*ip);
+    std::string out(target);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+  }
+
+  struct Owner {
+    std::uint32_t host = UINT32_MAX;  // a `hosts:` entry, or
+    std::uint32_t group = UINT32_MAX;  // the group of a named member
+    std::string_view name;
+    SourcePos pos;
+    const std::string* file = nullptr;
+  };
+
+  // Decides, before anything is planned, which host each named member and block address is.
+  void identify_hosts() {
+    std::unordered_map<std::string, Owner> owners;       // target identity -> its host
+    std::unordered_map<std::string_view, std::string> names;  // host name -> target identity
+    std::unordered_map<std::string_view, std::uint32_t> host_names;  // `hosts:` entry name -> index
+    for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
+      const Host& h = t_.hosts[hi];
+      for (const auto& a : h.addresses) {
+        owners.try_emplace(identity(a.value), Owner{hi, UINT32_MAX, h.name, a.pos, &t_.file});
+        if (const auto ip = config::parse_ip(a.value)) named_ips_.push_back(*ip);
+      }
+      names.try_emplace(h.name, h.addresses.empty() ? std::string() : identity(h.addresses[0].value));
+      host_names.try_emplace(h.name, hi);
+    }
+    absorbed_.resize(t_.hosts.size());
+    groups_.resize(t_.groups.size());
+    for (std::uint32_t gi = 0; gi < t_.groups.size(); ++gi) {
+      const auto& g = t_.groups[gi];
+      auto add_named = [&](std::string_view name, std::string_view target, SourcePos pos, const std::string& file,
+                           const std::string& path, const std::vector<Named>* roles) {
+        auto id = identity(target);
+        if (const auto h = host_names.find(target); h != host_names.end() && name == target) {
+          id = identity(t_.hosts[h->second].addresses.empty() ? target : t_.hosts[h->second].addresses[0].value);
+        }
+        if (const auto it = owners.find(id); it != owners.end()) {
+          const Owner& o = it->second;
+          if (o.host != UINT32_MAX) {
+            // A `hosts:` entry named as a member: one host, with the entry's settings and the group's roles and checks too.
+            auto& groups = absorbed_[o.host];
+            if (std::find(groups.begin(), groups.end(), &g) == groups.end()) {
+              groups.push_back(&g);
+              result_.notes.push_back(Diagnostic{
+                  file, pos, path,
+                  fmt::format("'{}' is host '{}' ({}:{}): planned once, as that host, with the roles and checks of "
+                              "group '{}' added below its own",
+                              target, o.name, *o.file, o.pos.line, g.settings.name)});
+            }
+          } else {
+            result_.notes.push_back(Diagnostic{
+                file, pos, path,
+                fmt::format("'{}' is already a member{} ({}:{}): planned once, there (the first mention wins)", target,
+                            o.group == gi ? "" : fmt::format(" of group '{}'", t_.groups[o.group].settings.name),
+                            *o.file, o.pos.line)});
+          }
+          return;
+        }
+        if (auto [nit, new_name] = names.try_emplace(name, id); !new_name && nit->second != id) {
+          result_.diagnostics.push_back(
+              Diagnostic{file, pos, path, fmt::format("host name '{}' is already used for another address ({})", name,
+                                                      nit->second)});
+          return;
+        }
+        owners.emplace(id, Owner{UINT32_MAX, gi, name, pos, &file});
+        if (const auto ip = config::parse_ip(target)) named_ips_.push_back(*ip);
+        if (roles != nullptr) {
+          bool ok = true;
+          for (const auto& r : *roles) ok = role_known(r, file) && ok;
+          if (!ok) return;
+        }
+        groups_[gi].named.push_back(NamedMember{name, target, 0});
+        named_roles_.push_back(roles);
+      };
+      for (const auto& m : g.members) {
+        if (m.spec.kind == config::MemberSpec::Kind::name || m.spec.kind == config::MemberSpec::Kind::address) {
+          add_named(m.text.value, m.text.value, m.text.pos, t_.file, m.text.key_path, nullptr);
+        }
+      }
+      for (const auto& inv : g.inventories) {
+        for (const auto& row : inv.rows) {
+          const std::string_view target = row.address.empty() ? row.name : row.address;
+          const std::string_view name = row.name.empty() ? row.address : row.name;
+          add_named(name, target, row.pos, inv.path, "", row.roles.empty() ? nullptr : &row.roles);
+        }
+      }
+    }
+    std::sort(named_ips_.begin(), named_ips_.end());
+    // Blocks and ranges: the first group (in file order) keeps an address; named hosts keep theirs.
+    std::map<config::IpAddress, std::pair<config::IpAddress, std::uint32_t>> claimed;  // first -> (last, group)
+    for (std::uint32_t gi = 0; gi < t_.groups.size(); ++gi) {
+      for (const auto& m : t_.groups[gi].members) {
+        if (m.spec.kind != config::MemberSpec::Kind::block && m.spec.kind != config::MemberSpec::Kind::range) continue;
+        claim(gi, m, claimed);
+      }
+    }
+  }
+
+  void claim(std::uint32_t gi, const config::Member& m,
+             std::map<config::IpAddress, std::pair<config::IpAddress, std::uint32_t>>& claimed) {
+    const auto first = m.spec.first;
+    const auto last = m.spec.last;
+    std::vector<Piece> gaps;
+    std::uint64_t overlapped = 0;
+    std::uint32_t other = UINT32_MAX;
+    auto it = claimed.upper_bound(first);
+    if (it != claimed.begin() && std::prev(it)->second.first >= first) --it;
+    config::IpAddress at = first;
+    bool done = false;
+    for (; it != claimed.end() && it->first <= last && !done; ++it) {
+      const auto& [c_first, c_rest] = *it;
+      const auto& c_last = c_rest.first;
+      if (other == UINT32_MAX) other = c_rest.second;
+      if (at < c_first) gaps.push_back(Piece{at, prev_of(c_first)});
+      const auto o_first = std::max(at, c_first);
+      const auto o_last = std::min(last, c_last);
+      overlapped += config::span_size(o_first, o_last);
+      if (c_last >= last) {
+        done = true;
+      } else {
+        at = config::next(c_last);
+      }
+    }
+    if (!done) gaps.push_back(Piece{at, last});
+    for (const auto& p : gaps) {
+      claimed.emplace(p.first, std::make_pair(p.last, gi));
+      groups_[gi].pieces.push_back(p);
+    }
+    if (overlapped > 0) {
+      note(m.text.pos, m.text.key_path,
+           fmt::format("{} address{} of {} {} already in {}: planned once, there (the first in the file wins)",
+                       overlapped, overlapped == 1 ? "" : "es", m.text.value, overlapped == 1 ? "is" : "are",
+                       other == gi ? "an earlier member of this group"
+                                   : fmt::format("group '{}'", t_.groups[other].settings.name)));
+    }
+    std::uint64_t named = 0;
+    for (const auto& p : gaps) {
+      const auto lo = std::lower_bound(named_ips_.begin(), named_ips_.end(), p.first);
+      const auto hi = std::upper_bound(lo, named_ips_.end(), p.last);
+      named += count_distinct(lo, hi);
+    }
+    if (named > 0) {
+      note(m.text.pos, m.text.key_path,
+           fmt::format("{} address{} of {} {} named host{}: planned as {}, not as block addresses", named,
+                       named == 1 ? "" : "es", m.text.value, named == 1 ? "is a" : "are", named == 1 ? "" : "s",
+                       named == 1 ? "that host" : "those hosts"));
+    }
+  }
+
+  static std::uint64_t count_distinct(std::vector<config::IpAddress>::const_iterator lo,
+                                      std::vector<config::IpAddress>::const_iterator hi) {
+    std::uint64_t n = 0;
+    for (auto it = lo; it != hi; ++it) {
+      if (it == lo || *it != *std::prev(it)) ++n;
+    }
+    return n;
+  }
+
+  static config::IpAddress prev_of(const config::IpAddress& a) noexcept {
+    config::IpAddress p = a;
+    if (!a.v6) {
+      p.lo = (a.lo - 1) & 0xffffffffULL;
+      return p;
+    }
+    if (a.lo == 0) p.hi = a.hi - 1;
+    p.lo = a.lo - 1;
+    return p;
+  }
+
+  // --- planning one subject ------------------------------------------------------
+
   Severity severity_for(const Host& h, const catalog::Flow* flow, const config::FlowSetting* setting) const {
     if (setting != nullptr && setting->severity) return *setting->severity;
     if (h.severity) return *h.severity;
@@ -148,8 +378,8 @@ class Builder {
     return t_.defaults.severity;
   }
 
-  void skip(const Host& h, const catalog::Flow* flow, Protocol p, std::string ports, std::string why) {
-    result_.plan.skipped.push_back(Skipped{h.name, flow ? flow->id : "", p, std::move(ports), std::move(why)});
+  void skip(std::string_view who, const catalog::Flow* flow, Protocol p, std::string ports, std::string why) {
+    result_.plan.skipped.push_back(Skipped{std::string(who), flow ? flow->id : "", p, std::move(ports), std::move(why)});
   }
 
   // What a UDP or ICMP check carries besides its port: how it probes and how silence counts.
@@ -162,11 +392,11 @@ class Builder {
   };
 
   // A `payload:` value from the topology, checked against the registry; null (and a diagnostic) if invalid.
-  ChoicePtr payload_of(const config::Named& n) {
+  ChoicePtr payload_of(const config::Named& n, bool diagnose) {
     std::string why;
     auto choice = payloads::parse_choice(n.value, why);
     if (!choice) {
-      error(n.pos, n.key_path, why);
+      if (diagnose) error(n.pos, n.key_path, why);
       return nullptr;
     }
     return std::make_shared<const payloads::Choice>(std::move(*choice));
@@ -195,21 +425,57 @@ class Builder {
     }
   }
 
-  void add(std::uint32_t host_index, const Host& h, Protocol proto, std::uint16_t port, Expect expect, Severity sev,
-           const catalog::Flow* flow, const std::string& label, bool is_explicit, const Extras& extras) {
-    for (std::uint32_t a = 0; a < h.addresses.size(); ++a) {
+  std::string describe(Rank rank, const Origin& o, const Check& c) const {
+    if (o.check != nullptr) {
+      return fmt::format("{} check {} (line {}, expects {})", rank == Rank::host_check ? "the host's" : "the group's",
+                         config::key_path(*o.owner, *o.check), o.check->pos.line, to_string(c.expect));
+    }
+    return fmt::format("catalog flow {} (expects {})", c.catalog_ids.empty() ? "?" : c.catalog_ids.front(),
+                       to_string(c.expect));
+  }
+
+  static std::string port_text(Protocol proto, std::uint16_t port) {
+    return proto == Protocol::icmp ? std::string("icmp") : fmt::format("{}/{}", to_string(proto), port);
+  }
+
+  void add(const Subject& s, Protocol proto, std::uint16_t port, Expect expect, Severity sev,
+           const catalog::Flow* flow, const std::string& label, Rank rank, Origin origin, const Extras& extras) {
+    const Host& h = *s.settings;
+    for (std::uint32_t a = 0; a < s.targets.size(); ++a) {
       const std::uint64_t key = key_of(a, proto, port);
       auto [it, fresh] = host_index_.try_emplace(key, static_cast<std::uint32_t>(host_slots_.size()));
-      if (fresh) host_slots_.push_back(Slot{Check{}, key, false, false});
+      if (fresh) host_slots_.push_back(Slot{Check{}, key, rank, {}});
       Slot& slot = host_slots_[it->second];
-      const bool specific = flow != nullptr && flow->from != catalog::kAnyRole;
-      const bool replaces = fresh || is_explicit || (!slot.explicit_ && specific && !slot.specific_from);
+      const bool speak = a == 0 && s.diagnose && !fresh;  // notes and diagnostics once per subject, not per address
+      if (!fresh && rank == slot.rank && origin.check != nullptr) {
+        // Two explicit checks of one rank on one port: they agree, or the topology contradicts itself.
+        if (speak && slot.check.expect != expect) {
+          error(origin.check->pos, config::key_path(*origin.owner, *origin.check),
+                fmt::format("{} {} expects {} here but {} at line {} ({}); one port has one expectation",
+                            s.what, port_text(proto, port), to_string(expect), to_string(slot.check.expect),
+                            slot.origin.check->pos.line, config::key_path(*slot.origin.owner, *slot.origin.check)));
+        }
+        continue;
+      }
+      const bool replaces = fresh || rank > slot.rank;
+      if (speak && (rank >= Rank::group_check || slot.rank >= Rank::group_check) && rank != slot.rank) {
+        Check incoming;
+        incoming.expect = expect;
+        if (flow != nullptr) incoming.catalog_ids.push_back(flow->id);
+        const auto& win_origin = replaces ? origin : slot.origin;
+        const std::string winner = replaces ? describe(rank, origin, incoming) : describe(slot.rank, slot.origin, slot.check);
+        const std::string loser = replaces ? describe(slot.rank, slot.origin, slot.check) : describe(rank, origin, incoming);
+        note(win_origin.check->pos, config::key_path(*win_origin.owner, *win_origin.check),
+             fmt::format("{} {}: {} wins over {}", s.what, port_text(proto, port), winner, loser));
+      }
       if (replaces) {
         // The deciding flow's id comes first; flows it overrides stay listed after it.
         std::vector<std::string> ids;
         if (flow != nullptr) ids.push_back(flow->id);
-        if (!fresh && !is_explicit) ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
-        slot.check = Check{.host_index = host_index,
+        if (!fresh && origin.check == nullptr) {
+          ids.insert(ids.end(), slot.check.catalog_ids.begin(), slot.check.catalog_ids.end());
+        }
+        slot.check = Check{.host_index = 0,
                            .port = port,
                            .protocol = proto,
                            .expect = expect,
@@ -218,16 +484,18 @@ class Builder {
                            .echo_count = extras.echo_count,
                            .icmp_ratelimit_ms = extras.icmp_ratelimit_ms,
                            .interval_s = h.interval_s.value_or(t_.defaults.schedule.interval_s),
-                           .host = host_text_,
-                           .target = address_text_[a],
+                           .family = h.address_family.value_or(t_.defaults.address_family),
+                           .absent = Absent::drift,
+                           .host = {},
+                           .target = s.targets[a],
                            .catalog_ids = std::move(ids),
                            .label = label_text(label),
                            .group = {},
-                           .source = {},
+                           .source = source_text(h),
                            .payload = extras.payload};
-        slot.explicit_ = is_explicit;
-        slot.specific_from = specific;
-      } else if (!slot.explicit_) {
+        slot.rank = rank;
+        slot.origin = origin;
+      } else if (slot.rank < Rank::group_check && origin.check == nullptr) {
         if (flow != nullptr) slot.check.catalog_ids.push_back(flow->id);
         if (sev == Severity::critical) slot.check.severity = Severity::critical;  // the stricter severity holds
       }
@@ -241,17 +509,21 @@ class Builder {
     return it->second;
   }
 
-  // Moves the host's merged checks, in key order, to the plan.
-  void finish_host() {
+  std::string_view source_text(const Host& h) {
+    const auto& src = h.source ? h.source : t_.defaults.source;
+    return src ? label_text(src->value) : std::string_view{};
+  }
+
+  // Moves the subject's merged checks, in key order, to `out`.
+  void finish(std::vector<Check>& out) {
     std::sort(host_slots_.begin(), host_slots_.end(), [](const Slot& x, const Slot& y) { return x.key < y.key; });
-    for (auto& slot : host_slots_) result_.plan.checks.push_back(std::move(slot.check));
+    for (auto& slot : host_slots_) out.push_back(std::move(slot.check));
     host_slots_.clear();
     host_index_.clear();
   }
 
-  // At least as many checks as plan_host() will make (merging only makes fewer), so that the
-  // plan's vector is allocated once instead of growing by copies. Only capacity depends on it:
-  // a low count would cost a reallocation, never a check.
+  // At least as many checks as plan_host() will make for `hosts:` entries (merging only makes fewer), so that
+  // the plan's vector is allocated once instead of growing by copies. Only capacity depends on it.
   std::size_t upper_bound() const {
     std::unordered_map<std::string_view, std::size_t> per_role;  // checks a flow to this role can make
     for (const auto* f : vantage_flows_) {
@@ -259,11 +531,9 @@ class Builder {
       if (f->protocol != Protocol::icmp) n = f->dynamic || f->ports.count() > kMaxCatalogRangePorts ? 0 : f->ports.count();
       per_role[f->to] += n;
     }
-    std::size_t total = 0;
-    for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
-      const Host& h = t_.hosts[hi];
+    auto count = [&](const Host& h, bool flows) {
       std::size_t n = 0;
-      if (hi != vantage_host_) {
+      if (flows) {
         for (std::size_t r = 0; r < h.roles.size(); ++r) {
           const auto& role = h.roles[r].value;
           const bool repeated = std::any_of(h.roles.begin(), h.roles.begin() + static_cast<std::ptrdiff_t>(r),
@@ -275,47 +545,86 @@ class Builder {
         if (c.protocol == Protocol::icmp) n += 1;
         else if (c.ports.count() <= kMaxExplicitPorts) n += c.ports.count();
       }
+      return n;
+    };
+    std::size_t total = 0;
+    for (std::uint32_t hi = 0; hi < t_.hosts.size(); ++hi) {
+      const Host& h = t_.hosts[hi];
+      std::size_t n = count(h, hi != vantage_host_);
+      for (const auto* g : absorbed_[hi]) n += count(g->settings, hi != vantage_host_);
       total += n * h.addresses.size();
     }
     return total;
   }
 
-  void plan_flow(std::uint32_t hi, const Host& h, const catalog::Flow& f, std::vector<bool>& override_used) {
+  const config::FlowSetting* setting_for(const Subject& s, const catalog::Flow& f) {
+    if (s.group != nullptr) {
+      const auto& gs = group_settings_[static_cast<std::size_t>(s.group - t_.groups.data())];
+      if (const auto it = gs.find(f.id); it != gs.end()) return merged_setting(s.group, *it->second);
+    }
     const auto sit = settings_.find(f.id);
-    const config::FlowSetting* setting = sit == settings_.end() ? nullptr : sit->second;
+    return sit == settings_.end() ? nullptr : sit->second;
+  }
+
+  // A group's flow setting over the top-level one for the same flow: keys the group leaves out come from the top.
+  const config::FlowSetting* merged_setting(const config::Group* g, const config::FlowSetting& own) {
+    auto [it, fresh] = merged_.try_emplace(std::make_pair(g, own.id.value));
+    if (fresh) {
+      config::FlowSetting m = own;
+      if (const auto top = settings_.find(own.id.value); top != settings_.end()) {
+        const auto& t = *top->second;
+        if (!m.severity) m.severity = t.severity;
+        if (!m.expect) m.expect = t.expect;
+        if (!m.silence) m.silence = t.silence;
+        if (!m.payload) m.payload = t.payload;
+        if (!m.echoes) m.echoes = t.echoes;
+      }
+      it->second = std::make_unique<config::FlowSetting>(std::move(m));
+    }
+    return it->second.get();
+  }
+
+  void plan_flow(const Subject& s, const catalog::Flow& f, std::vector<bool>& override_used) {
+    const Host& h = *s.settings;
+    const config::FlowSetting* setting = setting_for(s, f);
     if (setting != nullptr && !setting->enabled) return;
+    const Rank rank = f.from != catalog::kAnyRole ? Rank::flow_specific : Rank::flow_any;
     if (f.protocol == Protocol::icmp) {
       // One echo check per host address.
       Extras x = extras_for(h, Protocol::icmp, 0);
       if (setting != nullptr && setting->echoes) x.echo_count = *setting->echoes;
       const Expect expect = host_expect(setting != nullptr && setting->expect ? *setting->expect : f.expect);
-      add(hi, h, Protocol::icmp, 0, expect, severity_for(h, &f, setting), &f, f.component, false, x);
+      add(s, Protocol::icmp, 0, expect, severity_for(h, &f, setting), &f, f.component, rank, {}, x);
       return;
     }
     if (f.dynamic) {
-      skip(h, &f, f.protocol, f.ports_text, "dynamic port range: never probed port by port");
+      if (s.diagnose) skip(h.name, &f, f.protocol, f.ports_text, "dynamic port range: never probed port by port");
       return;
     }
     if (f.ports.count() > kMaxCatalogRangePorts) {
-      skip(h, &f, f.protocol, f.ports_text,
-           fmt::format("range of {} ports: not probed port by port (add explicit checks for the ports in use)",
-                       f.ports.count()));
+      if (s.diagnose) {
+        skip(h.name, &f, f.protocol, f.ports_text,
+             fmt::format("range of {} ports: not probed port by port (add explicit checks for the ports in use)",
+                         f.ports.count()));
+      }
       return;
     }
     const Expect expect = setting != nullptr && setting->expect ? *setting->expect : f.expect;
     if (expect == Expect::reachable || expect == Expect::unreachable) {
       if (setting != nullptr && setting->expect) {
-        error(setting->id.pos, setting->id.key_path + ".expect",
-              fmt::format("'{}' is for icmp flows; flow '{}' is {}", to_string(expect), f.id, to_string(f.protocol)));
-      } else {
-        skip(h, &f, f.protocol, f.ports_text, fmt::format("the catalog expects a port to be {}", to_string(expect)));
+        if (s.diagnose) {
+          error(setting->id.pos, setting->id.key_path + ".expect",
+                fmt::format("'{}' is for icmp flows; flow '{}' is {}", to_string(expect), f.id, to_string(f.protocol)));
+        }
+      } else if (s.diagnose) {
+        skip(h.name, &f, f.protocol, f.ports_text, fmt::format("the catalog expects a port to be {}", to_string(expect)));
       }
       return;
     }
     const Severity sev = severity_for(h, &f, setting);
     ChoicePtr flow_payload;
     if (setting != nullptr && setting->payload && f.protocol == Protocol::udp) {
-      flow_payload = payload_of(*setting->payload);
+      flow_payload = payload_of(*setting->payload, s.diagnose);
       if (!flow_payload) return;
     }
     for (const auto& range : f.ports.ranges) {
@@ -334,12 +643,13 @@ class Builder {
             }
           }
         }
-        add(hi, h, f.protocol, port, expect, sev, &f, f.component, false, x);
+        add(s, f.protocol, port, expect, sev, &f, f.component, rank, {}, x);
       }
     }
   }
 
-  void check_overrides(const Host& h, const std::vector<bool>& used) {
+  void check_overrides(const Subject& s, const std::unordered_set<std::string>& roles, const std::vector<bool>& used) {
+    const Host& h = *s.settings;
     for (std::size_t o = 0; o < h.port_overrides.size(); ++o) {
       if (used[o]) continue;
       const auto& ov = h.port_overrides[o];
@@ -348,8 +658,7 @@ class Builder {
       const catalog::Flow* fixed = nullptr;
       for (const auto& f : c_.flows) {
         if (!products_.contains(f.product) || !f.ports.contains(ov.documented)) continue;
-        const bool to_host = std::any_of(h.roles.begin(), h.roles.end(), [&](const Named& r) { return r.value == f.to; });
-        if (!to_host) continue;
+        if (!roles.contains(f.to)) continue;
         if (f.configurable) configurable = true;
         else fixed = &f;
       }
@@ -360,45 +669,35 @@ class Builder {
                           fixed->id));
       } else {
         error(ov.pos, ov.key_path,
-              fmt::format("no catalog flow to the roles of host '{}' uses port {}", h.name, ov.documented));
+              fmt::format("no catalog flow to the roles of {} '{}' uses port {}", s.group != nullptr ? "group" : "host",
+                          h.name, ov.documented));
       }
     }
   }
 
-  void plan_host(std::uint32_t hi) {
-    const Host& h = t_.hosts[hi];
-    host_text_ = text_->add(h.name);
-    address_text_.clear();
-    for (const auto& a : h.addresses) address_text_.push_back(text_->add(a.value));
-    std::unordered_set<std::string> roles;
-    for (const auto& r : h.roles) {
-      if (role_known(r)) roles.insert(r.value);
-    }
-    std::vector<bool> override_used(h.port_overrides.size(), false);
-    if (vantage_host_ != hi && !roles.empty()) {
-      for (const auto* f : vantage_flows_) {
-        if (roles.contains(f->to)) plan_flow(hi, h, *f, override_used);
-      }
-    }
-    check_overrides(h, override_used);
-    for (const auto& c : h.checks) {
+  void plan_checks(const Subject& s, const Host& owner, Rank rank) {
+    const Host& h = *s.settings;  // settings (severity, rate limit) are the subject's
+    for (const auto& c : owner.checks) {
       if (c.ports.count() > kMaxExplicitPorts) {
-        error(c.pos, join_path_port(config::key_path(h, c)),
-              fmt::format("{} ports in one check; at most {} may be probed port by port", c.ports.count(),
-                          kMaxExplicitPorts));
+        if (s.diagnose) {
+          error(c.pos, join_path_port(config::key_path(owner, c)),
+                fmt::format("{} ports in one check; at most {} may be probed port by port", c.ports.count(),
+                            kMaxExplicitPorts));
+        }
         continue;
       }
-      const Severity sev = c.severity ? *c.severity : severity_for(h, nullptr, nullptr);
+      const Severity sev = c.severity ? *c.severity : owner.severity ? *owner.severity : severity_for(h, nullptr, nullptr);
       const std::string label = c.name.empty() ? "explicit check" : c.name;
+      const Origin origin{&owner, &c};
       if (c.protocol == Protocol::icmp) {
         Extras x = extras_for(h, Protocol::icmp, 0);
         if (c.echoes) x.echo_count = *c.echoes;
-        add(hi, h, Protocol::icmp, 0, c.expect, sev, nullptr, label, true, x);
+        add(s, Protocol::icmp, 0, c.expect, sev, nullptr, label, rank, origin, x);
         continue;
       }
       ChoicePtr own;
       if (c.payload) {
-        own = payload_of(*c.payload);
+        own = payload_of(*c.payload, s.diagnose);
         if (!own) continue;
       }
       for (const auto& range : c.ports.ranges) {
@@ -407,14 +706,154 @@ class Builder {
           Extras x = extras_for(h, c.protocol, port);
           if (own) x.payload = own;
           if (c.silence) x.silence = *c.silence;
-          add(hi, h, c.protocol, port, c.expect, sev, nullptr, label, true, x);
+          add(s, c.protocol, port, c.expect, sev, nullptr, label, rank, origin, x);
         }
       }
     }
-    finish_host();
+  }
+
+  // Plans one subject into host_slots_: catalog flows to its roles, then explicit checks.
+  void plan_subject(const Subject& s, bool vantage) {
+    const Host& h = *s.settings;
+    std::unordered_set<std::string> roles;
+    auto take_roles = [&](const std::vector<Named>& list, bool check) {
+      for (const auto& r : list) {
+        if (!check || role_known(r)) roles.insert(r.value);
+      }
+    };
+    take_roles(h.roles, s.diagnose);
+    for (const auto* g : s.absorbed) take_roles(g->settings.roles, false);  // reported with the group
+    if (s.extra_roles != nullptr) take_roles(*s.extra_roles, false);       // reported with the row
+    // Unknown roles are reported once, where they are written; they make no checks anywhere.
+    std::erase_if(roles, [&](const std::string& r) { return !any_product_has(r); });
+    std::vector<bool> override_used(h.port_overrides.size(), false);
+    if (!vantage && !roles.empty()) {
+      for (const auto* f : vantage_flows_) {
+        if (roles.contains(f->to)) plan_flow(s, *f, override_used);
+      }
+    }
+    if (s.diagnose) check_overrides(s, roles, override_used);
+    plan_checks(s, h, s.group != nullptr ? Rank::group_check : Rank::host_check);
+    for (const auto* g : s.absorbed) plan_checks(s, g->settings, Rank::group_check);
+  }
+
+  bool any_product_has(const std::string& role) const {
+    return std::any_of(products_.begin(), products_.end(),
+                       [&](const std::string& id) { return c_.product(id)->roles.contains(role); });
+  }
+
+  void plan_host(std::uint32_t hi) {
+    const Host& h = t_.hosts[hi];
+    Subject s;
+    s.settings = &h;
+    s.absorbed = absorbed_[hi];
+    for (const auto& a : h.addresses) s.targets.push_back(text_->add(a.value));
+    s.what = fmt::format("host {}", h.name);
+    // Only valid roles make checks; unknown ones are reported here.
+    plan_subject(s, vantage_host_ == hi);
+    const std::size_t first = result_.plan.checks.size();
+    finish(result_.plan.checks);
+    const auto name = text_->add(h.name);
+    for (std::size_t i = first; i < result_.plan.checks.size(); ++i) {
+      result_.plan.checks[i].host_index = hi;
+      result_.plan.checks[i].host = name;
+    }
+  }
+
+  // --- groups ------------------------------------------------------------------------
+
+  // Plans the group once (and once per distinct set of inventory roles); returns the checks its members will get.
+  std::size_t build_group_templates(std::uint32_t gi) {
+    const auto& g = t_.groups[gi];
+    auto& gp = groups_[gi];
+    auto build = [&](const std::vector<Named>* extra, bool diagnose) {
+      Subject s;
+      s.settings = &g.settings;
+      s.group = &g;
+      s.extra_roles = extra;
+      s.targets.push_back({});
+      s.what = fmt::format("group {}", g.settings.name);
+      s.diagnose = diagnose;
+      plan_subject(s, false);
+      templates_.emplace_back();
+      finish(templates_.back());
+      return static_cast<std::uint32_t>(templates_.size() - 1);
+    };
+    gp.base_tmpl = build(nullptr, true);
+    std::unordered_map<std::string, std::uint32_t> by_roles;  // an inventory's role sets repeat: one template each
+    std::size_t total = 0;
+    for (std::size_t n = 0; n < gp.named.size(); ++n) {
+      auto& m = gp.named[n];
+      const auto* roles = named_roles_for(gi, n);
+      m.tmpl = gp.base_tmpl;
+      if (roles != nullptr) {
+        std::string key;
+        for (const auto& r : *roles) key += r.value + ' ';
+        auto [it, fresh] = by_roles.try_emplace(key, 0);
+        if (fresh) it->second = build(roles, false);
+        m.tmpl = it->second;
+      }
+      total += templates_[m.tmpl].size();
+    }
+    for (const auto& p : gp.pieces) total += templates_[gp.base_tmpl].size() * config::span_size(p.first, p.last);
+    return total;
+  }
+
+  const std::vector<Named>* named_roles_for(std::uint32_t gi, std::size_t n) const {
+    // named_roles_ is in the order members were added, group by group.
+    std::size_t offset = 0;
+    for (std::uint32_t g = 0; g < gi; ++g) offset += groups_[g].named.size();
+    return named_roles_[offset + n];
+  }
+
+  void stamp(const std::vector<Check>& tmpl, std::string_view host, std::string_view target, std::string_view group,
+             Absent absent) {
+    for (const auto& c : tmpl) {
+      Check& out = result_.plan.checks.emplace_back(c);
+      out.host_index = next_host_index_;
+      out.host = host;
+      out.target = target;
+      out.group = group;
+      out.absent = absent;
+    }
+    ++next_host_index_;
+  }
+
+  void emit_group(std::uint32_t gi) {
+    const auto& g = t_.groups[gi];
+    const auto& gp = groups_[gi];
+    const auto group = text_->add(g.settings.name);
+    for (const auto& m : gp.named) {
+      const auto name = text_->add(m.name);
+      const auto target = m.target == m.name ? name : text_->add(m.target);
+      stamp(templates_[m.tmpl], name, target, group, Absent::drift);
+    }
+    // Block and range addresses: `GROUP/ADDRESS`, written once; the target is its tail.
+    const auto& tmpl = templates_[gp.base_tmpl];
+    std::string buf(g.settings.name);
+    buf += '/';
+    const std::size_t prefix = buf.size();
+    buf.resize(prefix + 64);
+    for (const auto& p : gp.pieces) {
+      auto named = std::lower_bound(named_ips_.begin(), named_ips_.end(), p.first);
+      auto a = p.first;
+      for (std::uint64_t i = 0, n = config::span_size(p.first, p.last); i < n; ++i, a = config::next(a)) {
+        while (named != named_ips_.end() && *named < a) ++named;
+        if (named != named_ips_.end() && *named == a) continue;  // a named host: planned as that host
+        const auto len = config::format_ip(a, buf.data() + prefix);
+        const auto host = text_->add(std::string_view(buf.data(), prefix + len));
+        stamp(tmpl, host, host.substr(prefix), group, g.absent);
+      }
+    }
   }
 
   static std::string join_path_port(const std::string& path) { return path + ".port"; }
+
+  struct PairHash {
+    std::size_t operator()(const std::pair<const config::Group*, std::string>& p) const noexcept {
+      return std::hash<const void*>{}(p.first) ^ std::hash<std::string>{}(p.second);
+    }
+  };
 
   const config::Topology& t_;
   const catalog::Catalog& c_;
@@ -424,13 +863,21 @@ class Builder {
   std::uint32_t vantage_host_ = UINT32_MAX;
   std::vector<const catalog::Flow*> vantage_flows_;
   std::unordered_map<std::string, const config::FlowSetting*> settings_;
+  std::vector<std::unordered_map<std::string, const config::FlowSetting*>> group_settings_;
+  std::unordered_map<std::pair<const config::Group*, std::string>, std::unique_ptr<config::FlowSetting>, PairHash>
+      merged_;
   std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
   std::shared_ptr<TextStore> text_ = std::make_shared<TextStore>();
   std::unordered_map<std::string, std::string_view> labels_;
-  std::string_view host_text_;                // the current host's name, in text_
-  std::vector<std::string_view> address_text_;  // and its addresses
-  std::vector<Slot> host_slots_;                            // the current host's checks
+  std::vector<Slot> host_slots_;                                 // the current subject's checks
   std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
+  // Who is which host (identify_hosts).
+  std::vector<std::vector<const config::Group*>> absorbed_;  // per `hosts:` entry
+  std::vector<GroupPlan> groups_;
+  std::vector<const std::vector<Named>*> named_roles_;  // per named member, in order: its inventory roles or null
+  std::vector<config::IpAddress> named_ips_;  // sorted: addresses that are named hosts
+  std::vector<std::vector<Check>> templates_;
+  std::uint32_t next_host_index_ = 0;
 };
 
 }  // namespace

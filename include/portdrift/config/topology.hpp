@@ -1,10 +1,12 @@
 #pragma once
 // The topology: which hosts exist, their addresses and roles, the products in
 // use, where this instance probes from (the vantage point), per-host port
-// overrides and explicit checks, and engine defaults. This module only turns
-// YAML into these typed structs (syntax, types, ranges, unknown/duplicate
-// keys). Whether a role or product exists is the plan's question, because it
-// needs the catalog.
+// overrides and explicit checks, groups of members (names, addresses, CIDR
+// blocks, ranges, inventory files) sharing settings, and engine defaults.
+// This module only turns YAML (and inventory CSV/list files) into these typed
+// structs (syntax, types, ranges, unknown/duplicate keys, the address cap).
+// It never expands a block: a block stays two addresses. Whether a role or
+// product exists is the plan's question, because it needs the catalog.
 
 #include <cstdint>
 #include <memory>
@@ -13,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "portdrift/config/addresses.hpp"
 #include "portdrift/core/diagnostic.hpp"
 #include "portdrift/core/ports.hpp"
 #include "portdrift/core/types.hpp"
@@ -46,6 +49,15 @@ struct Defaults {
   ProbeDefaults probe;
   Severity severity = Severity::critical;
   ScheduleDefaults schedule;
+  AddressFamily address_family = AddressFamily::all;  // which addresses of a DNS name are probed
+  std::optional<Named> source;  // address or interface name probes leave from; none: the kernel's choice
+};
+
+// `limits:` bounds on what one topology may ask for.
+struct Limits {
+  // Addresses the topology may name in all: every address of a block or
+  // range, every named member, inventory row and host address counts one.
+  std::uint64_t max_addresses = 65'536;
 };
 
 // The `daemon:` section; the command line overrides each key.
@@ -86,6 +98,8 @@ struct Host {
   std::optional<Severity> severity;
   std::optional<std::uint32_t> interval_s;  // the daemon's interval for this host's checks
   std::optional<std::uint32_t> icmp_ratelimit_ms;  // udp: this host's ICMP error interval
+  std::optional<AddressFamily> address_family;     // defaults.address_family when not given
+  std::optional<Named> source;                     // defaults.source when not given
   std::vector<ExplicitCheck> checks;
   SourcePos pos;
   std::string key_path;
@@ -104,6 +118,41 @@ struct FlowSetting {
   std::optional<std::uint32_t> echoes;  // icmp flows
 };
 
+// One `members` entry of a group, as written: a name or an address (one
+// named host each), or a CIDR block or range (one host per address, named
+// `GROUP/ADDRESS`, expanded only by the plan, lazily).
+struct Member {
+  MemberSpec spec;
+  Named text;
+};
+
+// One host read from an inventory file. `name` or `address` may be empty
+// (not both): the other then stands for it.
+struct InventoryRow {
+  std::string name;
+  std::string address;
+  std::vector<Named> roles;  // added to the group's; positions in the inventory file
+  SourcePos pos;             // the row's first field in the inventory file
+};
+
+struct Inventory {
+  Named key;          // the `inventory:` value as written, where it was written
+  std::string path;   // as opened: relative to the topology file's directory
+  std::vector<InventoryRow> rows;  // those this group takes
+};
+
+// A group: members sharing roles, explicit checks and settings.
+struct Group {
+  // The group's name, roles, checks, port overrides, severity, interval,
+  // ICMP rate limit, address family and source, read like a host's
+  // (`addresses` stays empty); key_path is `groups[N]`.
+  Host settings;
+  std::vector<Member> members;
+  std::vector<Inventory> inventories;
+  std::vector<FlowSetting> flows;  // per-flow settings for this group's members, over the top-level ones
+  Absent absent = Absent::ok;      // what a block/range address that answers nothing means
+};
+
 struct Vantage {
   std::optional<Named> host;  // a host of `hosts` that this instance runs on
   std::vector<Named> roles;   // roles this instance probes as (added to the host's)
@@ -117,6 +166,8 @@ struct Topology {
   DaemonSettings daemon;
   std::vector<FlowSetting> flows;
   std::vector<Host> hosts;
+  std::vector<Group> groups;
+  Limits limits;
 };
 
 struct TopologyResult {

@@ -49,6 +49,8 @@ class YamlReader {
 
   void error(const Node& at, std::string_view key_path, std::string message);
   void error(SourcePos pos, std::string_view key_path, std::string message);
+  // Diagnostics about another file (an inventory), kept in order with this file's.
+  void append(Diagnostics&& other);
   [[nodiscard]] static SourcePos pos(const Node& node) noexcept;
   [[nodiscard]] const std::string& file() const noexcept { return file_; }
 
@@ -68,6 +70,8 @@ class YamlReader {
   std::optional<Protocol> protocol(const Node& node, std::string_view key_path);
   std::optional<Expect> expect(const Node& node, std::string_view key_path);
   std::optional<Severity> severity(const Node& node, std::string_view key_path);
+  std::optional<AddressFamily> address_family(const Node& node, std::string_view key_path);
+  std::optional<Absent> absent(const Node& node, std::string_view key_path);  // ok, warning, critical
 
  private:
   std::optional<MapView> read_map(const Node& node, std::string_view key_path,

@@ -2,11 +2,22 @@
 // The plan: topology + catalog -> the flat list of checks this vantage point
 // runs. A catalog flow becomes a check on host H when its initiator role is
 // one of the vantage's roles (or `any`) and its listener role is one of H's.
-// Explicit checks are added as written and win over catalog ones on the same
-// host/address/protocol/port. Dynamic or large ranges are never expanded; they
-// are listed as skipped with the reason. This is also where names in the
-// topology are checked against the catalog (roles, products, flow ids, port
-// overrides), with diagnostics that point into the topology file.
+// Where several sources speak of one host/address/protocol/port, one wins:
+// a host's explicit check > its group's explicit check > a catalog flow from
+// a vantage role > a catalog flow from `any`. Two explicit checks of the same
+// rank that disagree are a diagnostic, never a silent merge; who won over
+// whom is listed in PlanResult::notes (`--validate -v`).
+//
+// Groups are planned once per group (a template of checks) and then stamped
+// out per address: the blocks and ranges of the topology are expanded here,
+// lazily, one address at a time, and never beyond what the config module
+// counted against limits.max_addresses. An address is one host: a named
+// host (a `hosts:` entry, a named member, an inventory row) wins over a block
+// address, and the first group wins where blocks overlap, with a note.
+// Dynamic or large port ranges are never expanded; they are listed as
+// skipped with the reason. This is also where names in the topology are
+// checked against the catalog (roles, products, flow ids, port overrides),
+// with diagnostics that point into the topology or inventory file.
 
 #include <cstdint>
 #include <memory>
@@ -32,7 +43,9 @@ std::shared_ptr<const payloads::Choice> no_payload();
 
 // Small fields first; a large plan holds a hundred thousand of these.
 struct Check {
-  std::uint32_t host_index = 0;  // into Topology::hosts
+  // The plan's host number: a `hosts:` entry's index into Topology::hosts; group
+  // members (named or block addresses) are numbered on from Topology::hosts.size().
+  std::uint32_t host_index = 0;
   std::uint16_t port = 0;
   Protocol protocol = Protocol::tcp;
   Expect expect = Expect::open;
@@ -44,6 +57,7 @@ struct Check {
   AddressFamily family = AddressFamily::all;  // which addresses of a DNS target are probed
   Absent absent = Absent::drift;         // drift for named hosts; a block member's group setting
   // host, target and label view text owned by the Plan (Plan::text), the same for many checks.
+  // A block/range address's host is `GROUP/ADDRESS` and its target the ADDRESS part of that text.
   std::string_view host;
   std::string_view target;  // as configured: IP literal or DNS name
   std::vector<std::string> catalog_ids;  // empty for explicit checks
@@ -66,6 +80,7 @@ struct Skipped {
 struct Plan {
   std::vector<Check> checks;
   std::vector<Skipped> skipped;
+  std::uint32_t host_count = 0;  // hosts planned: `hosts:` entries plus group members, one per address
   // Owns the characters that the checks' host, target and label view; copies of a plan share it.
   std::shared_ptr<const void> text;
 };
@@ -73,6 +88,9 @@ struct Plan {
 struct PlanResult {
   Plan plan;
   Diagnostics diagnostics;
+  // Not problems: which source won where two spoke of one port, addresses planned once where
+  // groups overlap. Printed by `--validate -v`. One note per host or group, not per address.
+  Diagnostics notes;
   [[nodiscard]] bool ok() const noexcept { return diagnostics.empty(); }
 };
 

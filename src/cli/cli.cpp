@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +24,7 @@
 #include "portdrift/daemon/metrics.hpp"
 #include "portdrift/daemon/systemd.hpp"
 #include "portdrift/plan/plan.hpp"
+#include "portdrift/probe/source.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
 
@@ -62,6 +64,9 @@ Options:
   --concurrency N     probes in flight at once (topology default)
   --per-host N        probes in flight per target address
   --max-rate PPS      connection attempts per second, 0 for no cap
+  --source SRC        probes leave from this address of this machine, or
+                      this interface (needs CAP_NET_RAW); overrides every
+                      `source:` of the topology
 
 Daemon options:
   --state-file FILE   where hard states survive restarts (default: the
@@ -87,6 +92,7 @@ struct Args {
   bool verbose = false;
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
   std::optional<std::string> state_file, metrics_listen;
+  std::optional<std::string> source;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
   bool daemon_flags = false;  // a daemon-only flag was given
@@ -143,6 +149,10 @@ Args parse(std::span<const std::string_view> args) {
     else if (flag == "--concurrency") a.concurrency = number(flag, value(), 1, 1'000'000);
     else if (flag == "--per-host") a.per_host = number(flag, value(), 1, 1'000'000);
     else if (flag == "--max-rate") a.max_rate = number(flag, value(), 0, 100'000'000);
+    else if (flag == "--source") {
+      a.source = std::string(value());
+      if (a.source->empty()) throw UsageError{"--source needs an address or an interface name"};
+    }
     else if (flag == "--state-file") {
       a.state_file = std::string(value());
       a.daemon_flags = true;
@@ -175,6 +185,9 @@ Args parse(std::span<const std::string_view> args) {
   }
   if (a.daemon_flags && a.mode != Mode::daemon) {
     throw UsageError{"--state-file, --metrics-listen, --log-level and --log-target are for the daemon (no mode flag)"};
+  }
+  if (a.source && a.mode != Mode::check) {
+    throw UsageError{"--source is for --check (the daemon and --validate take `source:` from the topology)"};
   }
   if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
     throw UsageError{"--check and --validate need a topology: -c FILE"};
@@ -232,7 +245,28 @@ runner::Options engine_options(const Args& a, const config::ProbeDefaults& d) {
   o.probe.concurrency = a.concurrency.value_or(d.concurrency);
   o.probe.per_host_concurrency = a.per_host.value_or(d.per_host_concurrency);
   o.probe.max_rate = a.max_rate.value_or(d.max_rate);
+  if (a.source) o.source = *a.source;
   return o;
+}
+
+// Every source the run would use must exist on this machine, checked before
+// anything is probed: --source alone when given (it overrides the file), else
+// each distinct `source:` of the plan, named with the hosts that use it.
+Diagnostics check_sources(const Args& a, const plan::Plan& plan) {
+  Diagnostics out;
+  if (a.source) {
+    if (auto found = probe::find_source(*a.source); !found.ok()) out.push_back({"--source", {}, "", found.error});
+    return out;
+  }
+  std::unordered_set<std::string_view> seen;
+  for (const auto& c : plan.checks) {
+    if (c.source.empty() || !seen.insert(c.source).second) continue;
+    if (auto found = probe::find_source(c.source); !found.ok()) {
+      const auto where = c.group.empty() ? fmt::format("host {}", c.host) : fmt::format("group {}", c.group);
+      out.push_back({*a.config, {}, "source", fmt::format("{} (the source of {})", found.error, where)});
+    }
+  }
+  return out;
 }
 
 int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
@@ -244,6 +278,12 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
     return kUnknown;
   }
   const auto& plan = l.plan.plan;
+  if (const auto bad = check_sources(a, plan); !bad.empty()) {
+    const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
+                                     bad.size() == 1 ? " is" : "s are");
+    out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));
+    return kUnknown;
+  }
   const auto options = engine_options(a, l.topology.topology.defaults.probe);
   // The plan owns all that the run and the report use (its checks' text included), so the
   // typed topology, mostly hosts and their explicit checks, is let go before the run.

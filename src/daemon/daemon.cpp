@@ -373,7 +373,6 @@ struct Daemon::Impl {
       if (due.empty()) continue;
       auto cfg = config;  // this batch's configuration, even if a reload swaps it meanwhile
       std::vector<std::size_t> indices;
-      std::vector<std::string> keys;
       double lag = 0;
       for (auto& d : due) {
         lag = std::max(lag, static_cast<double>(d.lag.count()) / 1e6);
@@ -383,7 +382,6 @@ struct Daemon::Impl {
           continue;
         }
         indices.push_back(it->second);
-        keys.push_back(std::move(d.key));
       }
       last_lag_s = lag;
       max_lag_s = std::max(max_lag_s, lag);
@@ -394,9 +392,12 @@ struct Daemon::Impl {
       const auto wall = WallClock::now();
       ++batches;
       attempts_total += pass.stats.attempts;
-      for (std::size_t i = 0; i < pass.results.size(); ++i) {
-        scheduler.done(keys[i], done_at);
-        on_result(keys[i], pass.results[i], *cfg, wall);
+      // A check on a DNS name has one result per address (issue 10); until
+      // tracking is per (check, address), each result finds its key by its check.
+      for (const auto& r : pass.results) {
+        const auto& key = cfg->keys[static_cast<std::size_t>(r.check - cfg->plan.checks.data())];
+        scheduler.done(key, done_at);
+        on_result(key, r, *cfg, wall);
       }
       if (dirty) write_state();
       update_status();

@@ -335,10 +335,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void start_tcp(std::uint32_t idx, std::uint32_t number) {
     ++attempts_;
     const Target& t = targets_[idx];
+    // The idle sockets are unbound; a probe with a source of its own gets a fresh socket.
     auto& idle = idle_[t.address.is_v4() ? 0 : 1];
-    const int recycled = idle.empty() ? -1 : idle.back();
+    const int recycled = idle.empty() || !unbound(t) ? -1 : idle.back();
     if (recycled >= 0) idle.pop_back();
-    auto begun = detail::start_connect(tcp::endpoint(t.address, t.port), recycled);
+    auto begun = detail::start_connect(tcp::endpoint(t.address, t.port), recycled, t.source);
     if (begun.done) {
       finish_tcp(idx, number, std::move(*begun.done));
       return;
@@ -378,7 +379,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // spares a socket(), setsockopt(), epoll_ctl(ADD) and close() per attempt.
   void end_attempt(std::uint32_t slot, Observation o) {
     Attempt& a = slots_[slot];
-    if (detail::recycle(a.fd, o)) {
+    if (unbound(targets_[a.idx]) && detail::recycle(a.fd, o)) {
       idle_[targets_[a.idx].address.is_v4() ? 0 : 1].push_back(a.fd);
     } else {
       ::close(a.fd);
@@ -432,6 +433,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     }
   }
 
+  static bool unbound(const Target& t) noexcept { return t.source == nullptr || t.source->empty(); }
+
   [[nodiscard]] bool stale(const Due& d) const noexcept { return slots_[d.slot].generation != d.generation; }
 
   std::uint32_t take_slot() {
@@ -481,6 +484,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     EchoOptions options;
     options.count = t.echo_count;
     options.timeout = settings_.timeout;
+    options.source = t.source;
     co_return co_await icmp_echo(t.address, options);
   }
 
@@ -499,7 +503,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       guaranteed = guaranteed || ticket.guaranteed;
       ++attempts_;
       o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice,
-                               settings_.timeout, seed_());
+                               settings_.timeout, seed_(), t.source);
       o.attempts = attempt + 1;
       if (budget != nullptr) {
         budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);

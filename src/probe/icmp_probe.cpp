@@ -360,6 +360,16 @@ asio::awaitable<Observation> icmp_echo(asio::ip::address address, EchoOptions op
     co_return o;
   }
   asio::posix::stream_descriptor sock(ex, opened.fd);  // owns and closes the descriptor
+  if (options.source != nullptr) {
+    // Bound before Echo binds for its identifier: a datagram socket bound to
+    // source:0 gets its identifier here, and Echo's own bind then just fails.
+    if (auto error = bind_source(opened.fd, *options.source, address.is_v6())) {
+      Observation o;
+      o.address = address.to_string();
+      o.detail = std::move(*error);
+      co_return o;
+    }
+  }
   Echo echo(opened.fd, opened.kind, address, options);
 
   std::uint32_t sent = 0;

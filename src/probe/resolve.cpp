@@ -56,30 +56,19 @@ Resolution lookup_name(const std::string& name) {
     return r;
   }
   for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
-    asio::ip::address addr;
     if (a->ai_family == AF_INET) {
       const auto* sin = reinterpret_cast<const sockaddr_in*>(a->ai_addr);
-      addr = asio::ip::address_v4(ntohl(sin->sin_addr.s_addr));
+      r.addresses.emplace_back(asio::ip::address_v4(ntohl(sin->sin_addr.s_addr)));
     } else if (a->ai_family == AF_INET6) {
       const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(a->ai_addr);
       asio::ip::address_v6::bytes_type bytes;
       std::copy(std::begin(sin6->sin6_addr.s6_addr), std::end(sin6->sin6_addr.s6_addr), bytes.begin());
-      addr = asio::ip::address_v6(bytes, sin6->sin6_scope_id);
-    } else {
-      continue;
+      r.addresses.emplace_back(asio::ip::address_v6(bytes, sin6->sin6_scope_id));
     }
-    if (addr.is_v4()) {  // first IPv4 answer, else the first IPv6 one
-      r.address = addr;
-      break;
-    }
-    if (!r.address) r.address = addr;
   }
   ::freeaddrinfo(list);
-  if (r.address) {
-    r.text = r.address->to_string();
-  } else {
-    r.error = "resolved to no address";
-  }
+  normalize(r);
+  if (r.addresses.empty()) r.error = "resolved to no address";
   return r;
 }
 
@@ -138,6 +127,15 @@ struct Abandon {
 
 }  // namespace
 
+void normalize(Resolution& r) {
+  // IPv4 before IPv6 (address's operator< orders by family first), then by value.
+  std::sort(r.addresses.begin(), r.addresses.end());
+  r.addresses.erase(std::unique(r.addresses.begin(), r.addresses.end()), r.addresses.end());
+  r.texts.clear();
+  r.texts.reserve(r.addresses.size());
+  for (const auto& a : r.addresses) r.texts.push_back(a.to_string());
+}
+
 asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::vector<std::string> names,
                                                                           std::chrono::milliseconds timeout) {
   co_return co_await resolve_all(std::move(names), timeout, lookup_name);
@@ -157,8 +155,8 @@ asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(std::ve
     auto addr = asio::ip::make_address(name, ec);
     auto& r = out[name];
     if (!ec) {
-      r.address = addr;
-      r.text = addr.to_string();
+      r.addresses.push_back(addr);
+      r.texts.push_back(addr.to_string());
     } else {
       r.error = fmt::format("did not resolve within {} ms", timeout.count());  // unless an answer comes
       list->names.push_back(name);

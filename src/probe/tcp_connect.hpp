@@ -10,6 +10,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "portdrift/core/observation.hpp"
+#include "portdrift/probe/source.hpp"
 
 namespace portdrift::probe::detail {
 
@@ -20,8 +21,9 @@ struct ConnectStart {
 
 // Connects a non-blocking socket with IP_RECVERR/IPV6_RECVERR: `idle_fd`
 // if it is one (a socket of the endpoint's family that recycle() returned),
-// else a new one. On a result already, the socket is closed.
-ConnectStart start_connect(const boost::asio::ip::tcp::endpoint& ep, int idle_fd = -1);
+// else a new one, bound to `source` if one is given (a recycled socket keeps
+// the source it was bound to). On a result already, the socket is closed.
+ConnectStart start_connect(const boost::asio::ip::tcp::endpoint& ep, int idle_fd = -1, const Source* source = nullptr);
 
 // Classifies a connect that became writable: SO_ERROR, then the ICMP error
 // queue (only an error about a packet to `ep` counts). Does not close `fd`.

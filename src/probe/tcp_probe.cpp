@@ -68,7 +68,7 @@ void classify_errno(const boost::system::error_code& ec, Observation& o) {
 
 namespace detail {
 
-ConnectStart start_connect(const tcp::endpoint& ep, int idle_fd) {
+ConnectStart start_connect(const tcp::endpoint& ep, int idle_fd, const Source* source) {
   ConnectStart out;
   // Non-blocking at birth and connected here rather than through
   // async_connect, which would add an ioctl and a poll per probe.
@@ -82,6 +82,15 @@ ConnectStart start_connect(const tcp::endpoint& ep, int idle_fd) {
       return out;
     }
     detail::enable_recverr(fd, !ep.address().is_v4());
+    if (source != nullptr) {
+      if (auto error = bind_source(fd, *source, !ep.address().is_v4())) {
+        ::close(fd);
+        out.done.emplace();
+        out.done->attempts = 1;
+        out.done->detail = std::move(*error);
+        return out;
+      }
+    }
   }
   if (::connect(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0 || errno == EINPROGRESS) {
     out.fd = fd;
@@ -134,9 +143,9 @@ Observation silent_connect() {
 }  // namespace detail
 
 asio::awaitable<Observation> tcp_attempt(asio::ip::address address, std::uint16_t port,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, const Source* source) {
   const auto start = std::chrono::steady_clock::now();
-  auto begun = detail::start_connect(tcp::endpoint(address, port));
+  auto begun = detail::start_connect(tcp::endpoint(address, port), -1, source);
   if (begun.done) co_return std::move(*begun.done);
   tcp::socket sock(co_await asio::this_coro::executor);
   boost::system::error_code ec;

@@ -102,7 +102,7 @@ payloads::Context context_for(const udp::socket& sock, const udp::endpoint& targ
 
 asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_t port,
                                          const payloads::Choice& payload, std::chrono::milliseconds timeout,
-                                         std::uint64_t seed) {
+                                         std::uint64_t seed, const Source* source) {
   Observation o;
   o.address = address.to_string();
   o.attempts = 1;
@@ -119,12 +119,19 @@ asio::awaitable<Observation> udp_attempt(asio::ip::address address, std::uint16_
   }
   const int fd = sock.native_handle();
   detail::enable_recverr(fd, address.is_v6());
+  const bool bound = source != nullptr && source->address.has_value();
+  if (source != nullptr) {
+    if (auto error = bind_source(fd, *source, address.is_v6())) {
+      o.detail = std::move(*error);
+      co_return o;
+    }
+  }
 
   const bool connected =
       choice.builtin == nullptr || choice.builtin->source == payloads::ReplySource::same_port;
   if (connected) {
     sock.connect(target, ec);
-  } else {
+  } else if (!bound) {
     sock.bind(udp::endpoint(target.protocol(), 0), ec);
   }
   if (ec) {

@@ -1,4 +1,7 @@
 #include <sstream>
+#include <unordered_set>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +22,7 @@ void write_json(const RunView& run, std::ostream& out) {
         {"drift_warning", s.drift_warning},
         {"errors", s.errors},
         {"unconfirmed", s.unconfirmed},
+        {"absent", s.absent},
         {"skipped", run.plan.skipped.size()}}},
       {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
   };
@@ -48,6 +52,8 @@ void write_json(const RunView& run, std::ostream& out) {
         {"label", c.label},
     };
     if (!o.detail.empty()) item["detail"] = o.detail;
+    if (!r.note.empty()) item["note"] = r.note;
+    if (!c.group.empty()) item["group"] = c.group;
     if (c.protocol == Protocol::udp) {
       item["payload"] = c.payload->label;
       item["silence"] = to_string(c.silence);
@@ -66,7 +72,23 @@ void write_json(const RunView& run, std::ostream& out) {
     out << sep << item.dump();
     sep = ",\n    ";
   }
-  out << (run.results.empty() ? "]" : "\n  ]") << ",\n  \"skipped\": [";
+  out << (run.results.empty() ? "]" : "\n  ]") << ",\n  \"absent\": [";
+  // Each absent address once (its checks are in "checks" with the verdict "absent").
+  sep = "\n    ";
+  {
+    std::unordered_set<std::string> seen;
+    for (const auto& r : run.results) {
+      if (r.outcome != verdict::Outcome::absent) continue;
+      const auto& c = *r.check;
+      const std::string address = r.observation.address.empty() ? std::string(c.target) : r.observation.address;
+      if (!seen.insert(fmt::format("{}\t{}", c.host, address)).second) continue;
+      const json item = {{"host", c.host}, {"address", address}, {"group", c.group},
+                         {"severity", to_string(c.absent)}};
+      out << sep << item.dump();
+      sep = ",\n    ";
+    }
+  }
+  out << (sep[0] == ',' ? "\n  ]" : "]") << ",\n  \"skipped\": [";
   sep = "\n    ";
   for (const auto& k : run.plan.skipped) {
     const json item = {{"host", k.host},

@@ -1,4 +1,8 @@
 #include <map>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -36,17 +40,136 @@ std::string observed_text(const verdict::CheckResult& r) {
   return s;
 }
 
-std::string line_for(const verdict::CheckResult& r) {
-  const auto& c = *r.check;
-  const std::string tag = r.outcome == verdict::Outcome::ok
-                              ? "OK"
-                              : (verdict::severity_of(r) == Severity::critical ? "CRITICAL" : "WARNING");
+std::string tag_of(const verdict::CheckResult& r) {
+  if (r.outcome == verdict::Outcome::ok) return "OK";
+  if (r.outcome == verdict::Outcome::absent && r.check->absent == Absent::ok) return "OK";
+  return verdict::severity_of(r) == Severity::critical ? "CRITICAL" : "WARNING";
+}
+
+std::string what_of(const plan::Check& c) {
+  return c.protocol == Protocol::icmp ? std::string("icmp echo") : fmt::format("{}/{}", to_string(c.protocol), c.port);
+}
+
+std::string ids_of(const plan::Check& c) {
   std::string ids;
   for (const auto& id : c.catalog_ids) ids += fmt::format("{}{}", ids.empty() ? "" : ",", id);
-  const std::string what =
-      c.protocol == Protocol::icmp ? std::string("icmp echo") : fmt::format("{}/{}", to_string(c.protocol), c.port);
-  return fmt::format("{}: {} {} {} expected {}, {} [{}]", tag, c.host, target_of(c, r.observation), what,
-                     to_string(c.expect), observed_text(r), ids.empty() ? c.label : ids);
+  return ids.empty() ? std::string(c.label) : ids;
+}
+
+std::string line_for(const verdict::CheckResult& r) {
+  const auto& c = *r.check;
+  std::string line = fmt::format("{}: {} {} {} expected {}, {} [{}]", tag_of(r), c.host, target_of(c, r.observation),
+                                 what_of(c), to_string(c.expect), observed_text(r), ids_of(c));
+  if (!r.note.empty()) line += fmt::format("; {}", r.note);
+  return line;
+}
+
+std::string address_of(const verdict::CheckResult& r) {
+  return r.observation.address.empty() ? std::string(r.check->target) : r.observation.address;
+}
+
+// 1234567 -> "1,234,567": group counts are read by people.
+std::string thousands(std::size_t v) {
+  std::string digits = fmt::format("{}", v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+constexpr std::size_t kFirstShown = 3;  // hosts named on a condensed line
+
+// The long output. Named hosts (no group) get a line per result, as always.
+// Results of group members are condensed: one line per group and flow and
+// observation ("agents-lan: tcp/52028 expected open, filtered (no-response)
+// on 312 of 1,024 addresses; first: ..."), and one line per group for its
+// absent addresses. Detail::all prints a line per result instead, and one per
+// absent address.
+std::string long_output(const RunView& run, Detail detail) {
+  std::string out;
+  // Absent addresses are reported once each, however many checks they have.
+  std::unordered_set<std::string> absent_seen;
+  auto absent_line = [&](const verdict::CheckResult& r) {
+    const auto address = address_of(r);
+    if (!absent_seen.insert(fmt::format("{}\t{}", r.check->host, address)).second) return;
+    out += fmt::format("{}: {} {} absent: no answer to any probe [{}]\n", tag_of(r), r.check->host, address,
+                       r.check->group.empty() ? std::string_view("absent") : r.check->group);
+  };
+  if (detail == Detail::all) {
+    for (const auto& r : run.results) {
+      if (r.outcome == verdict::Outcome::absent) absent_line(r);
+      else out += line_for(r) + "\n";
+    }
+    return out;
+  }
+
+  // A flow of a group: the addresses it was probed at are the denominator.
+  using FlowKey = std::tuple<std::string_view, Protocol, std::uint16_t, Expect>;
+  std::map<FlowKey, std::size_t> probed;
+  // One condensed line: a flow, what was seen there, and how it counts.
+  using LineKey = std::tuple<std::string_view, Protocol, std::uint16_t, Expect, PortState, Reason, std::string>;
+  struct Condensed {
+    const verdict::CheckResult* first = nullptr;
+    std::size_t count = 0;
+    std::vector<std::string> hosts;  // the first few
+  };
+  std::map<LineKey, std::size_t> line_index;
+  std::vector<Condensed> lines;  // in order of first appearance
+  struct AbsentGroup {
+    const verdict::CheckResult* first = nullptr;
+    std::unordered_set<std::string_view> hosts;
+    std::vector<std::string> shown;
+  };
+  std::map<std::string_view, AbsentGroup> absent;  // per group
+  std::map<std::string_view, std::unordered_set<std::string_view>> members;  // per group: hosts probed
+  for (const auto& r : run.results) {
+    const auto& c = *r.check;
+    if (c.group.empty()) {
+      if (r.outcome != verdict::Outcome::ok) out += line_for(r) + "\n";
+      continue;
+    }
+    ++probed[{c.group, c.protocol, c.port, c.expect}];
+    members[c.group].insert(c.host);
+    if (r.outcome == verdict::Outcome::ok) continue;
+    if (r.outcome == verdict::Outcome::absent) {
+      auto& a = absent[c.group];
+      if (a.first == nullptr) a.first = &r;
+      if (a.hosts.insert(c.host).second && a.shown.size() < kFirstShown) a.shown.emplace_back(c.host);
+      continue;
+    }
+    const LineKey key{c.group, c.protocol, c.port, c.expect, r.observation.state, r.observation.reason, tag_of(r)};
+    auto [it, fresh] = line_index.try_emplace(key, lines.size());
+    if (fresh) lines.push_back({&r, 0, {}});
+    auto& l = lines[it->second];
+    ++l.count;
+    if (l.hosts.size() < kFirstShown) l.hosts.push_back(fmt::format("{} {}", c.host, address_of(r)));
+  }
+  for (const auto& l : lines) {
+    const auto& r = *l.first;
+    const auto& c = *r.check;
+    if (l.count == 1) {  // a single drift reads best as the usual line
+      out += line_for(r) + "\n";
+      continue;
+    }
+    std::string first;
+    for (const auto& h : l.hosts) first += fmt::format("{}{}", first.empty() ? "" : ", ", h);
+    if (l.count > l.hosts.size()) first += ", ...";
+    out += fmt::format("{}: {}: {} expected {}, {} ({}) on {} of {} addresses; first: {} [{}]\n", tag_of(r), c.group,
+                       what_of(c), to_string(c.expect), to_string(r.observation.state),
+                       to_string(r.observation.reason), thousands(l.count),
+                       thousands(probed[{c.group, c.protocol, c.port, c.expect}]), first, ids_of(c));
+  }
+  for (const auto& [group, a] : absent) {
+    if (a.first->check->absent == Absent::ok) continue;  // counted in the status line only
+    std::string first;
+    for (const auto& h : a.shown) first += fmt::format("{}{}", first.empty() ? "" : ", ", h);
+    if (a.hosts.size() > a.shown.size()) first += ", ...";
+    out += fmt::format("{}: {}: {} of {} addresses absent (no answer to any probe); first: {}\n", tag_of(*a.first),
+                       group, thousands(a.hosts.size()), thousands(members[group].size()), first);
+  }
+  return out;
 }
 
 // ICMP echo figures as check_icmp names them: rta (ms) and pl (%), plus rtmin and rtmax.
@@ -98,6 +221,7 @@ std::string nagios(const RunView& run, Detail detail) {
     if (s.errors > 0) summary += fmt::format(", {} could not be probed", s.errors);
     if (s.unconfirmed > 0) summary += fmt::format(", {} unconfirmed (silent UDP ports)", s.unconfirmed);
   }
+  if (s.absent > 0) summary += fmt::format("; {} addresses absent", thousands(s.absent));
   const auto n = [](std::size_t v) { return fmt::format("{}", v); };
   const std::string max = n(s.checks);
   std::string out = fmt::format(
@@ -110,15 +234,16 @@ std::string nagios(const RunView& run, Detail detail) {
   // Items for what only UDP and ICMP checks have, appended when the run has such checks.
   std::string extra;
   bool any_udp = false;
+  bool any_block = false;  // checks of group block members, which may be absent
   for (const auto& r : run.results) {
     any_udp = any_udp || r.check->protocol == Protocol::udp;
+    any_block = any_block || r.check->absent != Absent::drift;
     extra += echo_perfdata(r);
   }
   if (any_udp) extra = " " + perfdata("unconfirmed", n(s.unconfirmed), "", "1", "", "0", max) + extra;
+  if (any_block) extra = " " + perfdata("absent", n(s.absent)) + extra;
   if (!extra.empty()) out.insert(out.size() - 1, extra);  // before the status line's newline
-  for (const auto& r : run.results) {
-    if (detail == Detail::all || r.outcome != verdict::Outcome::ok) out += line_for(r) + "\n";
-  }
+  out += long_output(run, detail);
   if (auto skipped = skipped_line(run.plan); !skipped.empty()) out += skipped + "\n";
   return out;
 }

@@ -1,5 +1,11 @@
 #include "portdrift/verdict/verdict.hpp"
 
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+#include <fmt/format.h>
+
 namespace portdrift::verdict {
 
 std::string_view to_string(Outcome o) noexcept {
@@ -8,6 +14,7 @@ std::string_view to_string(Outcome o) noexcept {
     case Outcome::drift: return "drift";
     case Outcome::error: return "error";
     case Outcome::unconfirmed: return "unconfirmed";
+    case Outcome::absent: return "absent";
   }
   return "?";
 }
@@ -49,17 +56,92 @@ Severity severity_of(const CheckResult& r) noexcept {
   if (r.outcome == Outcome::unconfirmed) {
     return r.check->silence == Silence::critical ? Severity::critical : Severity::warning;
   }
+  if (r.outcome == Outcome::absent) {
+    return r.check->absent == Absent::critical ? Severity::critical : Severity::warning;
+  }
   return r.check->severity;
 }
 
-Summary summarize(std::span<const CheckResult> results) noexcept {
+bool silent(const Observation& o) noexcept { return o.reason == Reason::no_response; }
+
+namespace {
+
+using AddressKey = std::pair<std::string_view, std::string_view>;  // host, address probed
+
+struct AddressKeyHash {
+  std::size_t operator()(const AddressKey& k) const noexcept {
+    return std::hash<std::string_view>{}(k.first) * 31 + std::hash<std::string_view>{}(k.second);
+  }
+};
+
+AddressKey key_of(const CheckResult& r) {
+  return {r.check->host, r.observation.address.empty() ? r.check->target : std::string_view(r.observation.address)};
+}
+
+}  // namespace
+
+std::size_t mark_absent(std::span<CheckResult> results) {
+  std::unordered_map<AddressKey, bool, AddressKeyHash> all_silent;  // per address
+  for (const auto& r : results) {
+    if (r.check == nullptr || r.check->absent == Absent::drift) continue;
+    auto [it, fresh] = all_silent.try_emplace(key_of(r), true);
+    it->second = it->second && silent(r.observation);
+  }
+  std::size_t absent = 0;
+  for (const auto& [key, quiet] : all_silent) absent += quiet ? 1 : 0;
+  if (absent == 0) return 0;
+  for (auto& r : results) {
+    if (r.check == nullptr || r.check->absent == Absent::drift) continue;
+    if (all_silent.at(key_of(r))) r.outcome = Outcome::absent;
+  }
+  return absent;
+}
+
+void note_disagreements(std::span<CheckResult> results) {
+  std::size_t begin = 0;
+  while (begin < results.size()) {
+    std::size_t end = begin + 1;
+    while (end < results.size() && results[end].check == results[begin].check) ++end;
+    const auto run = results.subspan(begin, end - begin);
+    begin = end;
+    if (run.size() < 2) continue;
+    bool some_ok = false;
+    for (const auto& r : run) some_ok = some_ok || r.outcome == Outcome::ok;
+    if (!some_ok) continue;
+    for (auto& r : run) {
+      if (r.outcome != Outcome::drift) continue;
+      std::string others;
+      for (const auto& o : run) {
+        if (&o == &r) continue;
+        others += fmt::format("{}{} on {}", others.empty() ? "" : ", ", to_string(o.observation.state),
+                              o.observation.address);
+      }
+      r.note = fmt::format("other addresses of {}: {}", r.check->target, others);
+    }
+  }
+}
+
+Summary summarize(std::span<const CheckResult> results) {
   Summary s;
   s.checks = results.size();
   bool critical = false;
   bool warning = false;
+  std::set<AddressKey> absent;  // each absent address counts once
   for (const auto& r : results) {
     if (r.outcome == Outcome::ok) {
       ++s.ok;
+      continue;
+    }
+    if (r.outcome == Outcome::absent) {
+      if (!absent.insert(key_of(r)).second) continue;
+      ++s.absent;
+      if (r.check->absent == Absent::critical) {
+        ++s.absent_critical;
+        critical = true;
+      } else if (r.check->absent == Absent::warning) {
+        ++s.absent_warning;
+        warning = true;
+      }
       continue;
     }
     const bool is_critical = severity_of(r) == Severity::critical;

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -101,6 +103,61 @@ TEST(Report, JsonHasTheDocumentedFields) {
   EXPECT_DOUBLE_EQ(doc["checks"][1]["rtt_ms"].get<double>(), 1.234);
   EXPECT_TRUE(doc["checks"][1]["catalog_id"].is_null());
   EXPECT_EQ(doc["skipped"][0]["ports"], "52028");
+}
+
+// A group of 1,100 block addresses, one flow: 312 drift alike, 400 are absent,
+// the rest fine. The long output is one line for the drift and one for the
+// absent addresses; -v lists every result, and each absent address once.
+TEST(Report, GroupDriftsAreCondensedPerFlow) {
+  plan::Plan plan;
+  std::vector<std::string> hosts;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 1100; ++i) {
+    addresses.push_back("198.18." + std::to_string(4 + i / 256) + "." + std::to_string(i % 256));
+    hosts.push_back("agents-lan/" + addresses.back());
+  }
+  plan.checks.reserve(hosts.size());
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    auto c = make_check(static_cast<std::uint32_t>(i), hosts[i], addresses[i], Protocol::tcp, 52028, Expect::open,
+                        Severity::critical, {"itms-tickle"}, "x");
+    c.group = "agents-lan";
+    c.absent = Absent::warning;
+    plan.checks.push_back(c);
+  }
+  std::vector<verdict::CheckResult> results;
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    verdict::CheckResult r;
+    r.check = &plan.checks[i];
+    r.observation.address = addresses[i];
+    r.observation.state = i < 712 ? PortState::filtered : PortState::open;
+    r.observation.reason = i < 712 ? Reason::no_response : Reason::syn_ack;
+    r.outcome = i < 312 ? verdict::Outcome::drift : i < 712 ? verdict::Outcome::absent : verdict::Outcome::ok;
+    results.push_back(std::move(r));
+  }
+  const RunView view{results, plan, verdict::summarize(results), std::chrono::microseconds(1000)};
+  const auto text = nagios(view, Detail::problems);
+  EXPECT_NE(text.find("; 400 addresses absent |"), std::string::npos) << text.substr(0, 300);
+  EXPECT_NE(text.find("'absent'=400;;;0"), std::string::npos);
+  EXPECT_NE(text.find("\nCRITICAL: agents-lan: tcp/52028 expected open, filtered (no-response) on 312 of 1,100 "
+                      "addresses; first: agents-lan/198.18.4.0 198.18.4.0, agents-lan/198.18.4.1 198.18.4.1, "
+                      "agents-lan/198.18.4.2 198.18.4.2, ... [itms-tickle]\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\nWARNING: agents-lan: 400 of 1,100 addresses absent (no answer to any probe); first: "
+                      "agents-lan/198.18.5.56, agents-lan/198.18.5.57, agents-lan/198.18.5.58, ...\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3) << text;
+  const auto all = nagios(view, Detail::all);
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 1 + 1100);
+  EXPECT_NE(all.find("\nWARNING: agents-lan/198.18.5.56 198.18.5.56 absent: no answer to any probe [agents-lan]\n"),
+            std::string::npos);
+  const auto doc = nlohmann::json::parse(json(view));
+  EXPECT_EQ(doc["summary"]["absent"], 400);
+  EXPECT_EQ(doc["checks"].size(), 1100U);
+  ASSERT_EQ(doc["absent"].size(), 400U);
+  EXPECT_EQ(doc["absent"][0]["address"], "198.18.5.56");
+  EXPECT_EQ(doc["absent"][0]["severity"], "warning");
 }
 
 TEST(Report, UnknownCarriesDiagnostics) {

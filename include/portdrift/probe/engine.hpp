@@ -29,6 +29,7 @@
 #include "portdrift/core/observation.hpp"
 #include "portdrift/core/types.hpp"
 #include "portdrift/payloads/payloads.hpp"
+#include "portdrift/probe/source.hpp"
 
 namespace portdrift::probe {
 
@@ -53,6 +54,7 @@ struct Target {
   // udp: how often the target may send an ICMP error (Linux: net.ipv4.icmp_ratelimit); UDP attempts
   // to the address are paced so that a closed port still gets its port unreachable. 0: no pacing.
   std::chrono::milliseconds icmp_ratelimit{1000};
+  const Source* source = nullptr;  // where probes leave from (must outlive the run); null = the kernel's choice
 };
 
 struct RunStats {
@@ -84,6 +86,6 @@ boost::asio::awaitable<std::vector<Observation>> probe_all(std::span<const Targe
 
 // One TCP connect attempt with a deadline (exposed for tests).
 boost::asio::awaitable<Observation> tcp_attempt(boost::asio::ip::address address, std::uint16_t port,
-                                                std::chrono::milliseconds timeout);
+                                                std::chrono::milliseconds timeout, const Source* source = nullptr);
 
 }  // namespace portdrift::probe

@@ -18,6 +18,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "portdrift/core/observation.hpp"
+#include "portdrift/probe/source.hpp"
 
 namespace portdrift::probe {
 
@@ -32,6 +33,7 @@ struct EchoOptions {
   std::chrono::milliseconds interval{200};     // between two requests
   std::chrono::milliseconds timeout{1000};     // wait after the last request
   EchoSocket socket = EchoSocket::automatic;
+  const Source* source = nullptr;              // where the requests leave from; null = the kernel's choice
 };
 
 boost::asio::awaitable<Observation> icmp_echo(boost::asio::ip::address address, EchoOptions options);

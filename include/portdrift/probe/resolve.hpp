@@ -2,6 +2,7 @@
 // Name resolution for targets: IP literals pass through without a lookup;
 // names are resolved concurrently, once each, with a deadline. A name that
 // does not resolve is a per-name error, never a failure of the whole run.
+// A name gives every address it has (A and AAAA), so that each can be probed.
 
 #include <chrono>
 #include <functional>
@@ -16,13 +17,19 @@
 namespace portdrift::probe {
 
 struct Resolution {
-  std::optional<boost::asio::ip::address> address;  // first IPv4 answer, else first IPv6
-  std::string text;                                 // address, formatted once for reports
-  std::string error;                                // set when address is empty
+  // Every address of the name, deduplicated, in a stable order that does not
+  // follow the resolver's rotation: IPv4 ascending, then IPv6 ascending. An IP
+  // literal is its one address.
+  std::vector<boost::asio::ip::address> addresses;
+  std::vector<std::string> texts;  // addresses[i], formatted once for reports
+  std::string error;               // set when addresses is empty
 };
 
 // Ends at the deadline, or when the awaiting coroutine is cancelled, with the
 // answers in by then; names still unanswered carry an error.
+// Sorts and deduplicates `r.addresses` into the stable order and fills `texts`.
+void normalize(Resolution& r);
+
 boost::asio::awaitable<std::unordered_map<std::string, Resolution>> resolve_all(
     std::vector<std::string> names, std::chrono::milliseconds timeout);
 

@@ -17,6 +17,7 @@
 
 #include "portdrift/core/observation.hpp"
 #include "portdrift/payloads/payloads.hpp"
+#include "portdrift/probe/source.hpp"
 
 namespace portdrift::probe {
 
@@ -24,6 +25,6 @@ namespace portdrift::probe {
 // `seed` makes the request's IDs and cookies; pass a fresh random value per attempt.
 boost::asio::awaitable<Observation> udp_attempt(boost::asio::ip::address address, std::uint16_t port,
                                                 const payloads::Choice& payload, std::chrono::milliseconds timeout,
-                                                std::uint64_t seed);
+                                                std::uint64_t seed, const Source* source = nullptr);
 
 }  // namespace portdrift::probe

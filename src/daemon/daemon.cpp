@@ -22,6 +22,7 @@
 
 #include "portdrift/daemon/daemon.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -73,6 +74,12 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 }
 
 double to_seconds(std::chrono::microseconds d) { return static_cast<double>(d.count()) / 1e6; }
+
+// Loading a large topology (YAML nodes, the typed topology, the state file)
+// leaves tens of MiB of freed small blocks that glibc keeps in the heap; the
+// daemon lives for months, so after a load it hands them back to the kernel.
+// Measured at 100k checks: RSS 203 MiB without, see docs/daemon.md with.
+void release_freed_memory() { ::malloc_trim(0); }
 
 }  // namespace
 
@@ -404,6 +411,7 @@ struct Daemon::Impl {
               metrics ? fmt::format("on http://{}/metrics", endpoint_text(metrics->local_endpoint())) : "off",
               state_file ? state_file->string() : "not kept");
     if (metrics) metrics->start();
+    release_freed_memory();
     progress_deadline = steady() + grace();
     spawn("scheduler", schedule_loop());
     spawn("summary", summary_loop());
@@ -451,6 +459,7 @@ struct Daemon::Impl {
     }
     last_status = status_line();
     notifier.notify("READY=1\nSTATUS=" + last_status);
+    release_freed_memory();
     if (reload_again) {
       reload_again = false;
       reload();

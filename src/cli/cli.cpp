@@ -27,6 +27,7 @@
 #include "portdrift/probe/source.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
+#include "portdrift/runner/setup.hpp"
 
 namespace portdrift::cli {
 namespace {
@@ -195,27 +196,13 @@ Args parse(std::span<const std::string_view> args) {
   return a;
 }
 
-struct Loaded {
-  catalog::CatalogResult catalog;
-  config::TopologyResult topology;
-  plan::PlanResult plan;
-  Diagnostics diagnostics;  // all of the above, in order
-};
+runner::EngineOverrides overrides(const Args& a) {
+  return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source};
+}
 
-Loaded load(const Args& a) {
-  Loaded l;
+runner::SetupResult load(const Args& a) {
   const auto dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
-  l.catalog = catalog::load_catalog(dir);
-  l.topology = config::load_topology(*a.config);
-  l.diagnostics = l.catalog.diagnostics;
-  l.diagnostics.insert(l.diagnostics.end(), l.topology.diagnostics.begin(), l.topology.diagnostics.end());
-  // Plan-level checks (roles, products, overrides) need both files readable.
-  const bool topology_read = !l.topology.topology.hosts.empty() || !l.topology.topology.groups.empty();
-  if (topology_read && !l.catalog.catalog.products.empty()) {
-    l.plan = plan::build_plan(l.topology.topology, l.catalog.catalog);
-    l.diagnostics.insert(l.diagnostics.end(), l.plan.diagnostics.begin(), l.plan.diagnostics.end());
-  }
-  return l;
+  return runner::load_setup(*a.config, dir, overrides(a));
 }
 
 std::string problems_summary(const Diagnostics& d, const std::string& file) {
@@ -231,22 +218,11 @@ int do_validate(const Args& a, std::ostream& out) {
   }
   // -v: which source won where two spoke of one port, and addresses planned once where members overlap.
   if (a.verbose) {
-    for (const auto& n : l.plan.notes) out << "note: " << format(n) << '\n';
+    for (const auto& n : l.notes) out << "note: " << format(n) << '\n';
   }
   out << fmt::format("{}: OK: {} hosts, {} checks from this vantage point, {} catalog flows not probed\n", *a.config,
-                     l.plan.plan.host_count, l.plan.plan.checks.size(), l.plan.plan.skipped.size());
+                     l.setup.plan.host_count, l.setup.plan.checks.size(), l.setup.plan.skipped.size());
   return 0;
-}
-
-runner::Options engine_options(const Args& a, const config::ProbeDefaults& d) {
-  runner::Options o;
-  o.probe.timeout = std::chrono::milliseconds(a.timeout_ms.value_or(d.timeout_ms));
-  o.probe.retries = a.retries.value_or(d.retries);
-  o.probe.concurrency = a.concurrency.value_or(d.concurrency);
-  o.probe.per_host_concurrency = a.per_host.value_or(d.per_host_concurrency);
-  o.probe.max_rate = a.max_rate.value_or(d.max_rate);
-  if (a.source) o.source = *a.source;
-  return o;
 }
 
 // Every source the run would use must exist on this machine, checked before
@@ -277,17 +253,17 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
                                      : report::nagios_unknown(summary, l.diagnostics));
     return kUnknown;
   }
-  const auto& plan = l.plan.plan;
+  const auto& plan = l.setup.plan;
   if (const auto bad = check_sources(a, plan); !bad.empty()) {
     const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
                                      bad.size() == 1 ? " is" : "s are");
     out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));
     return kUnknown;
   }
-  const auto options = engine_options(a, l.topology.topology.defaults.probe);
+  const auto options = l.setup.engine;
   // The plan owns all that the run and the report use (its checks' text included), so the
   // typed topology, mostly hosts and their explicit checks, is let go before the run.
-  l.topology = {};
+  l.setup.topology = {};
   log.info("probing {} checks ({} flows not probed); timeout {} ms, retries {}, concurrency {}, per host {}, "
            "max rate {}/s",
            plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), options.probe.retries,
@@ -312,7 +288,7 @@ int do_daemon(const Args& a) {
   daemon::Options o;
   o.config = *a.config;
   o.catalog_dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
-  o.engine = {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate};
+  o.engine = overrides(a);
   if (a.state_file) o.state_file = std::filesystem::path(*a.state_file);
   if (const char* dir = std::getenv("STATE_DIRECTORY"); dir != nullptr && *dir != '\0') {
     const std::string_view d(dir);
@@ -321,6 +297,8 @@ int do_daemon(const Args& a) {
   o.metrics_listen = a.metrics_listen;
   if (const char* s = std::getenv("NOTIFY_SOCKET")) o.notify_socket = s;
   o.watchdog = daemon::watchdog_interval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  // For tests only (tests/netns, the systemd proof): make the scheduler stall or throw.
+  if (const char* f = std::getenv("PORTDRIFT_FAULT")) o.fault = daemon::parse_fault(f);
   // Children (none today) must not talk to systemd in our name.
   ::unsetenv("NOTIFY_SOCKET");
   ::unsetenv("WATCHDOG_USEC");

@@ -2,19 +2,19 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 namespace portdrift::daemon {
 
-void Scheduler::assign(const std::vector<Slot>& slots, SteadyClock::time_point now) {
-  std::unordered_map<std::string, Entry> next;
-  next.reserve(slots.size());
-  std::map<std::chrono::milliseconds, std::vector<const Slot*>> fresh;  // by interval
-  for (const auto& s : slots) {
-    auto it = entries_.find(s.key);
-    if (it != entries_.end() && it->second.interval == s.interval) {
-      next.emplace(s.key, it->second);
+void Scheduler::assign(std::span<const UnitSpec> units, SteadyClock::time_point now) {
+  entries_.assign(units.size(), Entry{});
+  std::map<std::chrono::milliseconds, std::vector<std::uint32_t>> fresh;  // by interval
+  for (std::uint32_t u = 0; u < units.size(); ++u) {
+    entries_[u].interval = units[u].interval;
+    if (units[u].due) {
+      entries_[u].due = *units[u].due;
     } else {
-      fresh[s.interval].push_back(&s);
+      fresh[units[u].interval].push_back(u);
     }
   }
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -23,35 +23,42 @@ void Scheduler::assign(const std::vector<Slot>& slots, SteadyClock::time_point n
     for (std::size_t i = 0; i < group.size(); ++i) {
       // Slice i of n, at a random point inside it.
       const double at = (static_cast<double>(i) + unit(rng_)) / n;
-      const auto offset = std::chrono::duration_cast<SteadyClock::duration>(
-          std::chrono::duration<double, std::milli>(static_cast<double>(interval.count()) * at));
-      next.emplace(group[i]->key, Entry{interval, now + offset, false});
+      entries_[group[i]].due = now + std::chrono::duration_cast<SteadyClock::duration>(
+                                         std::chrono::duration<double, std::milli>(
+                                             static_cast<double>(interval.count()) * at));
     }
   }
-  entries_ = std::move(next);
+  heap_.resize(entries_.size());
+  for (std::uint32_t u = 0; u < entries_.size(); ++u) heap_[u] = u;
+  std::make_heap(heap_.begin(), heap_.end(), later());
+}
+
+void Scheduler::push(std::uint32_t unit) {
+  ++touched_;
+  heap_.push_back(unit);
+  std::push_heap(heap_.begin(), heap_.end(), later());
 }
 
 std::vector<Due> Scheduler::take_due(SteadyClock::time_point now) {
-  std::vector<std::pair<SteadyClock::time_point, const std::string*>> due;
-  for (const auto& [key, e] : entries_) {
-    if (!e.in_flight && e.due <= now + slack_) due.emplace_back(e.due, &key);
-  }
-  std::sort(due.begin(), due.end());
   std::vector<Due> out;
-  out.reserve(due.size());
-  for (const auto& [when, key] : due) {
-    entries_.at(*key).in_flight = true;
-    const auto lag = when < now ? std::chrono::duration_cast<std::chrono::microseconds>(now - when)
-                                : std::chrono::microseconds(0);
-    out.push_back(Due{*key, lag});
+  while (!heap_.empty()) {
+    ++touched_;
+    const auto u = heap_.front();
+    Entry& e = entries_[u];
+    if (e.due > now + slack_) break;
+    std::pop_heap(heap_.begin(), heap_.end(), later());
+    heap_.pop_back();
+    e.in_flight = true;
+    const auto lag = e.due < now ? std::chrono::duration_cast<std::chrono::microseconds>(now - e.due)
+                                 : std::chrono::microseconds(0);
+    out.push_back(Due{u, lag});
   }
   return out;
 }
 
-void Scheduler::done(const std::string& key, SteadyClock::time_point now) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;
-  Entry& e = it->second;
+void Scheduler::done(std::uint32_t unit, SteadyClock::time_point now) {
+  if (unit >= entries_.size() || !entries_[unit].in_flight) return;
+  Entry& e = entries_[unit];
   e.in_flight = false;
   e.due += e.interval;
   if (e.due + e.interval <= now) {
@@ -59,20 +66,18 @@ void Scheduler::done(const std::string& key, SteadyClock::time_point now) {
     ++skipped_;
     e.due = now;
   }
+  push(unit);
+}
+
+void Scheduler::release(std::uint32_t unit) {
+  if (unit >= entries_.size() || !entries_[unit].in_flight) return;
+  entries_[unit].in_flight = false;
+  push(unit);
 }
 
 std::optional<SteadyClock::time_point> Scheduler::next_due() const {
-  std::optional<SteadyClock::time_point> best;
-  for (const auto& [key, e] : entries_) {
-    if (!e.in_flight && (!best || e.due < *best)) best = e.due;
-  }
-  return best;
-}
-
-std::optional<SteadyClock::time_point> Scheduler::due_of(const std::string& key) const {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second.due;
+  if (heap_.empty()) return std::nullopt;
+  return entries_[heap_.front()].due;
 }
 
 }  // namespace portdrift::daemon

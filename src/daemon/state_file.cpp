@@ -37,24 +37,39 @@ std::error_code write_all(int fd, std::string_view data) {
 
 }  // namespace
 
+// Streamed, one line per check: a DOM of 100k checks would cost far more
+// memory than the daemon's whole plan, and glibc keeps much of it afterwards.
 std::string to_json(const SavedState& state) {
-  json checks = json::array();
+  std::string out;
+  out.reserve(64 + state.checks.size() * 256);
+  const auto str = [&out](std::string_view v) { out += json(v).dump(); };
+  out += "{\n \"format\": " + std::to_string(kStateFormat) + ",\n \"written\": " +
+         std::to_string(epoch_s(state.written)) + ",\n \"checks\": [";
+  bool first = true;
   for (const auto& c : state.checks) {
-    checks.push_back({{"key", c.key},
-                      {"host", c.host},
-                      {"target", c.target},
-                      {"address", c.address},
-                      {"protocol", to_string(c.protocol)},
-                      {"port", c.port},
-                      {"expected", to_string(c.expect)},
-                      {"hard", c.hard == Hard::drift ? "drift" : "ok"},
-                      {"since", epoch_s(c.since)},
-                      {"flapping", c.flapping},
-                      {"observed", c.observed},
-                      {"reason", c.reason}});
+    out += first ? "\n  {\"key\": " : ",\n  {\"key\": ";
+    first = false;
+    str(c.key);
+    out += ", \"host\": ";
+    str(c.host);
+    out += ", \"target\": ";
+    str(c.target);
+    out += ", \"address\": ";
+    str(c.address);
+    out += ", \"protocol\": \"";
+    out += to_string(c.protocol);
+    out += "\", \"port\": " + std::to_string(c.port) + ", \"expected\": \"";
+    out += to_string(c.expect);
+    out += c.hard == Hard::drift ? "\", \"hard\": \"drift\"" : "\", \"hard\": \"ok\"";
+    out += ", \"since\": " + std::to_string(epoch_s(c.since));
+    out += c.flapping ? ", \"flapping\": true, \"observed\": " : ", \"flapping\": false, \"observed\": ";
+    str(c.observed);
+    out += ", \"reason\": ";
+    str(c.reason);
+    out += "}";
   }
-  json doc = {{"format", kStateFormat}, {"written", epoch_s(state.written)}, {"checks", std::move(checks)}};
-  return doc.dump(1) + "\n";
+  out += state.checks.empty() ? "]\n}\n" : "\n ]\n}\n";
+  return out;
 }
 
 LoadResult from_json(std::string_view text) {

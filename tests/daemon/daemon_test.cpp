@@ -230,6 +230,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   std::ofstream(bed.config, std::ios::trunc) << "hosts:\n  - name: lo\n    adress: 127.0.0.1\n";
   bed.daemon->reload();
   EXPECT_TRUE(bed.notify->receive().starts_with("RELOADING=1\nMONOTONIC_USEC="));
+  ASSERT_TRUE(bed.run_until([&] { return !bed.daemon->reloading(); }, 5s));  // parsed on a worker thread
   EXPECT_TRUE(bed.notify->receive().starts_with("READY=1\nSTATUS=2 checks, 0 drifting; last reload failed"));
   EXPECT_EQ(bed.sink->count_containing("reload rejected"), 1U) << bed.sink->dump();
   EXPECT_GE(bed.sink->count_containing("topology.yaml:3:5: hosts[0].adress: unknown key"), 1U) << bed.sink->dump();
@@ -243,13 +244,15 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   // A good reload with one more check: the two old ones keep their state.
   bed.write_config(fmt::format("      - {{protocol: tcp, port: {}, expect: blocked}}\n", bed.spare));
   bed.daemon->reload();
+  ASSERT_TRUE(bed.run_until([&] { return !bed.daemon->reloading(); }, 5s));
   EXPECT_EQ(bed.sink->count_containing("3 checks (1 new, 0 removed, 2 kept with their state)"), 1U) << bed.sink->dump();
   bed.run_for(1500ms);
 
   // Stop: STOPPING=1, the state written with all three checks.
   bed.notify->drain();
   bed.daemon->stop();
-  EXPECT_TRUE(bed.io->stopped());
+  // A batch in flight is cancelled and waited for, within a bound.
+  EXPECT_TRUE(bed.run_until([&] { return bed.io->stopped(); }, 1s));
   EXPECT_TRUE(any_starts(bed.notify->drain(), "STOPPING=1"));
   const auto saved = load_state(bed.state);
   ASSERT_EQ(saved.status, LoadStatus::ok) << saved.error;
@@ -264,6 +267,7 @@ TEST(Daemon, ARestartDoesNotAnnounceAnOngoingDriftAgain) {
   ASSERT_TRUE(bed.start());
   ASSERT_TRUE(bed.run_until([&] { return !bed.sink->starting("DRIFT ").empty(); }, 6s)) << bed.sink->dump();
   bed.daemon->stop();
+  ASSERT_TRUE(bed.run_until([&] { return bed.io->stopped(); }, 1s));
   ASSERT_EQ(load_state(bed.state).status, LoadStatus::ok);
 
   // A new process, in effect: a new loop, daemon and log.
@@ -311,6 +315,71 @@ TEST(Daemon, WatchdogPingsFromTheLoopAndDebugLogsEachProbe) {
   EXPECT_GE(pings, 5);
   EXPECT_LE(pings, 9);
   EXPECT_GE(bed.sink->count_containing("probe lo 127.0.0.1 tcp/"), 2U) << bed.sink->dump();
+}
+
+// The watchdog means "still probing": a scheduler whose batch never completes
+// (PORTDRIFT_FAULT=stall-scheduler) stops the pings while the loop itself runs on.
+TEST(DaemonWatchdog, AStalledSchedulerStopsThePings) {
+  Bed bed("stall");
+  bed.write_config();
+  auto o = bed.options();
+  o.watchdog = 100ms;
+  o.fault = Fault::stall_scheduler;
+  ASSERT_TRUE(bed.start(spdlog::level::info, o));
+  ASSERT_TRUE(bed.run_until([&] { return bed.sink->count_containing("watchdog pings stop") > 0; }, 10s))
+      << bed.sink->dump();
+  int pings = 0;
+  for (const auto& d : bed.notify->drain()) pings += d == "WATCHDOG=1" ? 1 : 0;
+  EXPECT_GE(pings, 3);  // it pinged while the scheduler was within its window
+  // From now on, silence: five ping intervals and more without one.
+  bed.run_for(600ms);
+  for (const auto& d : bed.notify->drain()) EXPECT_NE(d, "WATCHDOG=1");
+  EXPECT_FALSE(bed.io->stopped());  // the loop is fine; systemd kills the process
+}
+
+// A scheduler that throws ends run() with a non-zero code, the cause logged at critical.
+TEST(DaemonWatchdog, AThrownSchedulerEndsRunNonZero) {
+  Bed bed("throw");
+  bed.write_config();
+  auto o = bed.options();
+  o.fault = Fault::throw_scheduler;
+  auto sink = std::make_shared<RecordingSink>();
+  auto log = std::make_shared<spdlog::logger>("portdrift", sink);
+  EXPECT_EQ(run(o, log), kExitActorFailed);
+  EXPECT_EQ(sink->count_containing("the scheduler failed: injected fault (PORTDRIFT_FAULT=throw-scheduler)"), 1U)
+      << sink->dump();
+  EXPECT_EQ(load_state(bed.state).status, LoadStatus::ok);  // the state is still written on the way out
+}
+
+// Three SIGHUPs in a row: one reload runs, the others are coalesced into one more after it.
+TEST(DaemonReload, ReloadsDuringAReloadAreCoalesced) {
+  Bed bed("coalesce");
+  bed.write_config();
+  ASSERT_TRUE(bed.start());
+  bed.daemon->reload();
+  bed.daemon->reload();
+  bed.daemon->reload();
+  EXPECT_TRUE(bed.daemon->reloading());
+  ASSERT_TRUE(bed.run_until([&] { return bed.sink->count_containing("reloaded ") == 2 && !bed.daemon->reloading(); },
+                            10s))
+      << bed.sink->dump();
+  EXPECT_EQ(bed.sink->count_containing("one more follows"), 1U) << bed.sink->dump();
+  EXPECT_EQ(bed.sink->count_containing("2 checks (0 new, 0 removed, 2 kept with their state)"), 2U);
+  bed.run_for(200ms);
+  EXPECT_EQ(bed.sink->count_containing("reloaded "), 2U);
+}
+
+// SIGTERM while a reload's worker runs: the daemon stops in bounded time and the result is dropped.
+TEST(DaemonReload, AStopDuringAReloadEndsInBoundedTime) {
+  Bed bed("stopreload");
+  bed.write_config();
+  ASSERT_TRUE(bed.start());
+  bed.daemon->reload();
+  bed.daemon->stop();
+  EXPECT_TRUE(bed.run_until([&] { return bed.io->stopped(); }, 1s));
+  bed.run_for(100ms);
+  EXPECT_EQ(bed.sink->count_containing("reloaded "), 0U);
+  EXPECT_EQ(load_state(bed.state).status, LoadStatus::ok);
 }
 
 }  // namespace

@@ -139,13 +139,14 @@ class NetnsDaemon : public ::testing::Test {
   }
 
   // Starts `portdrift ARGS...` in the scanner namespace with systemd's environment.
-  void start(const std::vector<std::string>& args) {
+  void start(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
     std::vector<std::string> argv = {"ip", "netns", "exec", bed_->scanner(), "env", "-u", "JOURNAL_STREAM",
                                      "NOTIFY_SOCKET=" + notify_->path(),
                                      "STATE_DIRECTORY=" + (dir_ / "state").string(),
                                      "WATCHDOG_USEC=2000000",
                                      "/bin/sh", "-c", "exec \"$0\" \"$@\" 2>>\"$PD_LOG\"", kPortdrift};
     argv.insert(argv.begin() + 7, "PD_LOG=" + log_path().string());
+    argv.insert(argv.begin() + 8, env.begin(), env.end());
     argv.insert(argv.end(), args.begin(), args.end());
     daemon_ = std::make_unique<tb::Process>(argv);
     ASSERT_TRUE(wait_ready()) << "no READY=1\n" << log();
@@ -406,8 +407,8 @@ TEST_F(NetnsDaemon, StopsWithinASecondWhileProbesWaitOnSilence) {
       "  tcp dport 22301-22310 drop\n }\n}\n");
   write_config("interval_s: 1, confirm: 1, clear: 1, timeout_ms: 3000, retries: 2",
                {"{protocol: tcp, port: \"22301-22310\", expect: open}"});
-  start({"-c", config_path().string(), "--metrics-listen", "off"});
-  std::this_thread::sleep_for(1500ms);  // the first batch is now waiting on silence
+  start({"-c", config_path().string(), "--metrics-listen", "off", "--log-level", "debug"});
+  ASSERT_TRUE(wait_until([&] { return count("batch: ") > 0; }, 5s)) << log();  // a batch now waits on silence
   const auto t0 = Clock::now();
   const int code = daemon_->stop(3000ms);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
@@ -415,6 +416,31 @@ TEST_F(NetnsDaemon, StopsWithinASecondWhileProbesWaitOnSilence) {
   EXPECT_LT(ms, 1000);
   EXPECT_NE(log().find("stopping: 10 checks"), std::string::npos) << log();
   EXPECT_EQ(state_file().at("checks").size(), 10U);
+}
+
+// PORTDRIFT_FAULT (for tests only). A scheduler whose batch never completes:
+// the watchdog pings stop while the process lives on, so systemd would kill it.
+TEST_F(NetnsDaemon, AStalledSchedulerStopsTheWatchdogPings) {
+  write_config("interval_s: 1, confirm: 3, clear: 2, timeout_ms: 200, retries: 0",
+               {"{protocol: tcp, port: 22401, expect: closed}"});
+  start({"-c", config_path().string(), "--metrics-listen", "off"}, {"PORTDRIFT_FAULT=stall-scheduler"});
+  ASSERT_TRUE(wait_until([&] { return count("watchdog pings stop") > 0; }, 15s)) << log();
+  const auto pinged = std::count(notifications().begin(), notifications().end(), std::string("WATCHDOG=1"));
+  EXPECT_GE(pinged, 1);
+  std::this_thread::sleep_for(2500ms);  // more than two ping intervals (WATCHDOG_USEC=2 s: a ping a second)
+  EXPECT_EQ(std::count(notifications().begin(), notifications().end(), std::string("WATCHDOG=1")), pinged);
+  EXPECT_EQ(::kill(daemon_->pid(), 0), 0);
+  EXPECT_EQ(daemon_->stop(3000ms), 0) << log();
+}
+
+// A scheduler that throws: the cause is logged and the process exits 70 (Restart=on-failure).
+TEST_F(NetnsDaemon, AThrownSchedulerEndsTheProcessNonZero) {
+  write_config("interval_s: 1, confirm: 3, clear: 2, timeout_ms: 200, retries: 0",
+               {"{protocol: tcp, port: 22402, expect: closed}"});
+  start({"-c", config_path().string(), "--metrics-listen", "off"}, {"PORTDRIFT_FAULT=throw-scheduler"});
+  ASSERT_TRUE(wait_until([&] { return count("the scheduler failed") > 0; }, 10s)) << log();
+  EXPECT_EQ(daemon_->stop(3000ms), 70) << log();
+  EXPECT_NE(log().find("critical: the scheduler failed: injected fault"), std::string::npos) << log();
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #pragma once
 // The daemon: `portdrift -c FILE` without --check. It runs every check of the
 // plan on its interval (see scheduler.hpp), feeds each result into the
-// soft/hard state machine (tracker.hpp), and logs one line when a drift is
+// soft/hard state machine (tracking.hpp), and logs one line when a drift is
 // confirmed and one when it clears. It keeps the hard states in a state file,
 // reloads on SIGHUP (the new configuration is validated first; if it is
 // invalid the old one keeps running), stops on SIGTERM/SIGINT, talks to
@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,15 +25,33 @@
 #include <spdlog/logger.h>
 
 #include "portdrift/plan/plan.hpp"
+#include "portdrift/runner/setup.hpp"
 
 namespace portdrift::daemon {
 
 inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9617";
 inline constexpr std::string_view kStateFileName = "state.json";
 
-// Command-line values that override the topology's defaults.
-struct EngineOverrides {
-  std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
+using EngineOverrides = runner::EngineOverrides;
+
+// Faults injected on purpose, for tests only (PORTDRIFT_FAULT, read by cli):
+// they prove that a stuck or dead scheduler is noticed.
+enum class Fault : std::uint8_t {
+  none,
+  stall_scheduler,  // "stall-scheduler": the next batch never completes; the watchdog pings must stop
+  throw_scheduler,  // "throw-scheduler": the scheduler throws; the process must exit non-zero
+};
+// "stall-scheduler", "throw-scheduler"; anything else is Fault::none.
+Fault parse_fault(std::string_view text) noexcept;
+
+// The exit code after a long-lived actor failed (EX_SOFTWARE): systemd's Restart=on-failure restarts it.
+inline constexpr int kExitActorFailed = 70;
+
+// Where the daemon reads time. Tests may pass their own; the event loop's
+// timers still run on the real steady clock, so a steady source must share its epoch.
+struct Clock {
+  std::function<std::chrono::steady_clock::time_point()> steady = [] { return std::chrono::steady_clock::now(); };
+  std::function<std::chrono::system_clock::time_point()> wall = [] { return std::chrono::system_clock::now(); };
 };
 
 struct Options {
@@ -48,10 +67,9 @@ struct Options {
   std::string notify_socket;                           // $NOTIFY_SOCKET; empty: no sd_notify
   std::optional<std::chrono::microseconds> watchdog;   // ping interval, from $WATCHDOG_USEC
   std::uint64_t seed = 0;                              // the scheduler's jitter; 0 picks a random one
+  Fault fault = Fault::none;
+  Clock clock;
 };
-
-// Identifies a check across reloads and restarts: host, target, protocol, port, expected state.
-std::string check_key(const plan::Check& c);
 
 class Daemon {
  public:
@@ -64,10 +82,19 @@ class Daemon {
   // endpoint, starts the schedule and sends READY=1. False when it cannot
   // start (the reasons are logged).
   bool start();
-  // SIGHUP: validate the files again; switch to them if valid, keep the old configuration if not.
+  // SIGHUP: validate the files again on a worker thread; on the loop, switch
+  // to them if valid, keep the old configuration if not. A SIGHUP during a
+  // reload is coalesced into one more reload after it.
   void reload();
-  // SIGTERM: write the state, STOPPING=1, stop the io_context.
+  // SIGTERM: STOPPING=1, cancel the batch in flight and wait for it (bounded),
+  // write the state, stop the io_context.
   void stop();
+
+  // 0, or kExitActorFailed once an actor failed (the daemon then stops itself).
+  [[nodiscard]] int exit_code() const noexcept;
+  [[nodiscard]] bool reloading() const noexcept;
+  // The scheduler's heap work since start (see Scheduler::touched).
+  [[nodiscard]] std::uint64_t scheduler_work() const noexcept;
 
   [[nodiscard]] std::string metrics_text() const;
   [[nodiscard]] std::string status() const;  // the STATUS= line: "412 checks, 2 drifting"
@@ -79,7 +106,8 @@ class Daemon {
 };
 
 // Runs the daemon until SIGTERM/SIGINT, with SIGHUP for reload. Returns the
-// exit code: 0 after a clean stop, 3 when it could not start.
+// exit code: 0 after a clean stop, 3 when it could not start, kExitActorFailed
+// when a long-lived actor (scheduler, summary, watchdog) failed.
 int run(Options options, std::shared_ptr<spdlog::logger> log);
 
 }  // namespace portdrift::daemon

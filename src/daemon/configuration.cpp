@@ -1,0 +1,104 @@
+#include "configuration.hpp"
+
+#include <unordered_map>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include "portdrift/daemon/tracking.hpp"
+
+namespace portdrift::daemon {
+namespace {
+
+std::vector<Unit> units_of(const plan::Plan& plan, std::vector<std::uint32_t>& unit_of) {
+  std::vector<Unit> units;
+  unit_of.resize(plan.checks.size());
+  for (std::uint32_t i = 0; i < plan.checks.size(); ++i) {
+    const auto& c = plan.checks[i];
+    if (units.empty() || plan.checks[units.back().first].host != c.host ||
+        plan.checks[units.back().first].target != c.target || units.back().interval_s != c.interval_s) {
+      boost::system::error_code ec;
+      (void)boost::asio::ip::make_address(std::string(c.target), ec);
+      units.push_back(Unit{i, 0, c.interval_s, !ec});
+    }
+    ++units.back().count;
+    unit_of[i] = static_cast<std::uint32_t>(units.size() - 1);
+  }
+  return units;
+}
+
+}  // namespace
+
+LoadOutcome load_config(const Options& options, const std::shared_ptr<const Config>& previous) {
+  auto r = runner::load_setup(options.config, options.catalog_dir, options.engine);
+  if (!r.ok()) return std::move(r.diagnostics);
+  auto c = std::make_shared<Config>();
+  c->setup = std::move(r.setup);
+  const auto& schedule = c->setup.topology.defaults.schedule;
+  c->thresholds = Thresholds{schedule.confirm, schedule.clear};
+  c->units = units_of(c->setup.plan, c->unit_of);
+  // The plan owns all that the daemon probes and reports (as with --check); of the typed
+  // topology only the defaults and daemon settings are read after this, so its hosts go.
+  c->setup.topology.hosts = {};
+
+  Loaded out;
+  const auto& checks = c->setup.plan.checks;
+  out.previous_check.assign(checks.size(), kNoIndex);
+  out.previous_unit.assign(c->units.size(), kNoIndex);
+  if (previous) {
+    // String keys only here, at reload time.
+    const auto& old = previous->setup.plan.checks;
+    std::unordered_map<std::string, std::uint32_t> old_index;
+    old_index.reserve(old.size());
+    for (std::uint32_t j = 0; j < old.size(); ++j) old_index.emplace(check_key(old[j]), j);
+    for (std::uint32_t i = 0; i < checks.size(); ++i) {
+      auto it = old_index.find(check_key(checks[i]));
+      if (it != old_index.end()) out.previous_check[i] = it->second;
+    }
+    for (std::uint32_t u = 0; u < c->units.size(); ++u) {
+      const auto j = out.previous_check[c->units[u].first];
+      if (j == kNoIndex) continue;
+      const auto pu = previous->unit_of[j];
+      if (previous->units[pu].interval_s == c->units[u].interval_s) out.previous_unit[u] = pu;
+    }
+  }
+  out.config = std::move(c);
+  return out;
+}
+
+void ConfigLoader::start(Options options, std::shared_ptr<const Config> previous, Done done) {
+  if (thread_.joinable()) thread_.join();  // the last worker has posted its result already
+  auto job = std::make_shared<Job>();
+  job_ = job;
+  thread_ = std::thread([this, job, loop = loop_, options = std::move(options), previous = std::move(previous),
+                         done = std::move(done)]() mutable {
+    auto outcome = std::make_shared<LoadOutcome>(load_config(options, previous));
+    previous.reset();
+    std::lock_guard lock(job->mutex);
+    // The loop is alive as long as the job is not abandoned (shutdown runs before it goes).
+    if (!job->abandoned) {
+      boost::asio::post(loop, [this, job, outcome, done = std::move(done)] {
+        if (job->abandoned) return;  // the loader (and `this`) may be gone
+        job_.reset();
+        done(std::move(*outcome));
+      });
+    }
+    job->finished = true;
+    job->finished_cv.notify_all();
+  });
+}
+
+void ConfigLoader::shutdown(std::chrono::milliseconds bound) {
+  if (job_) {
+    std::unique_lock lock(job_->mutex);
+    job_->finished_cv.wait_for(lock, bound, [&] { return job_->finished; });
+    job_->abandoned = true;
+    const bool finished = job_->finished;
+    lock.unlock();
+    if (!finished && thread_.joinable()) thread_.detach();  // it will drop its result
+    job_.reset();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace portdrift::daemon

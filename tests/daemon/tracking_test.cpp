@@ -1,0 +1,152 @@
+// Tracking and events without a clock or a network: results in, states,
+// counts and event lines out. Time is a value the test advances.
+
+#include <gtest/gtest.h>
+
+#include "portdrift/daemon/metrics.hpp"
+#include "portdrift/daemon/tracking.hpp"
+#include "recording_sink.hpp"
+
+namespace portdrift::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RecordingSink;
+
+plan::Check check(std::string_view host, std::string_view target, std::uint16_t port) {
+  plan::Check c;
+  c.host = host;
+  c.target = target;
+  c.port = port;
+  c.label = "web";
+  return c;
+}
+
+verdict::CheckResult result(const plan::Check& c, PortState state, Reason reason, std::string address = "") {
+  verdict::CheckResult r;
+  r.check = &c;
+  r.observation.state = state;
+  r.observation.reason = reason;
+  r.observation.address = address.empty() ? std::string(c.target) : std::move(address);
+  r.outcome = verdict::judge(c.expect, r.observation, c.silence);
+  return r;
+}
+
+struct Fixture {
+  std::shared_ptr<RecordingSink> sink = std::make_shared<RecordingSink>();
+  std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>("portdrift", sink);
+  Tracking tracking{log};
+  WallTime now = WallTime(std::chrono::hours(24 * 365 * 50));
+  plan::Plan plan;
+  const plan::Plan* current = &plan;  // the plan adopted last
+
+  void feed(std::uint32_t i, PortState state, Reason reason, std::string address = "") {
+    now += 10s;
+    tracking.on_result(i, result(current->checks[i], state, reason, std::move(address)), 0.001, now);
+  }
+};
+
+TEST(DaemonTracking, ConfirmsAndClearsADriftWithTheOperatorsWording) {
+  Fixture f;
+  f.plan.checks = {check("ns1", "198.18.1.1", 443), check("ns1", "198.18.1.1", 80)};
+  f.tracking.adopt(f.plan, {}, Thresholds{3, 2});
+  f.feed(0, PortState::filtered, Reason::no_response);
+  f.feed(0, PortState::filtered, Reason::no_response);
+  EXPECT_TRUE(f.sink->starting("DRIFT").empty());
+  EXPECT_EQ(f.tracking.counts().drifting, 0U);
+  f.feed(0, PortState::filtered, Reason::no_response);
+  const auto drifts = f.sink->starting("DRIFT ");
+  ASSERT_EQ(drifts.size(), 1U);
+  EXPECT_EQ(drifts[0].text,
+            "DRIFT ns1 198.18.1.1 tcp/443: expected open, observed filtered (no-response) since 2019-12-20T00:00:10Z, "
+            "confirmed by 3 consecutive results [web]");
+  EXPECT_EQ(drifts[0].level, spdlog::level::err);
+  EXPECT_EQ(drifts[0].field("PORTDRIFT_ADDRESS"), "198.18.1.1");
+  EXPECT_EQ(drifts[0].field("MESSAGE_ID"), "3f6b1d2c8e7a4b59a0c1d2e3f4a5b6c7");
+  EXPECT_EQ(f.tracking.counts().drifting, 1U);
+  EXPECT_EQ(f.tracking.events().drift, 1U);
+  f.feed(0, PortState::open, Reason::syn_ack);
+  f.feed(0, PortState::open, Reason::syn_ack);
+  const auto resolved = f.sink->starting("RESOLVED ");
+  ASSERT_EQ(resolved.size(), 1U);
+  EXPECT_EQ(resolved[0].text,
+            "RESOLVED ns1 198.18.1.1 tcp/443: expected open, observed open (syn-ack) again; had drifted since "
+            "2019-12-20T00:00:10Z (40s) [web]");
+  EXPECT_EQ(f.tracking.counts().drifting, 0U);
+}
+
+// A DNS target's addresses are tracked apart: one address drifting is its own line, with the address in it.
+TEST(DaemonTracking, TracksEachAddressOfANameOnItsOwn) {
+  Fixture f;
+  f.plan.checks = {check("web", "web.example", 443)};
+  f.tracking.adopt(f.plan, {}, Thresholds{2, 2});
+  for (int i = 0; i < 2; ++i) {
+    f.feed(0, PortState::open, Reason::syn_ack, "198.18.0.1");
+    f.feed(0, PortState::closed, Reason::conn_refused, "198.18.0.2");
+  }
+  EXPECT_EQ(f.tracking.slots(), 2U);
+  const auto drifts = f.sink->starting("DRIFT ");
+  ASSERT_EQ(drifts.size(), 1U);
+  EXPECT_TRUE(drifts[0].text.starts_with("DRIFT web 198.18.0.2 (web.example) tcp/443: expected open, observed closed"))
+      << drifts[0].text;
+  EXPECT_EQ(f.tracking.counts().drifting, 1U);
+  const auto saved = f.tracking.save(f.now);
+  ASSERT_EQ(saved.checks.size(), 2U);
+  EXPECT_EQ(saved.checks[0].key, "web|web.example|tcp|443|open|198.18.0.1");
+  EXPECT_EQ(saved.checks[1].key, "web|web.example|tcp|443|open|198.18.0.2");
+  EXPECT_EQ(saved.checks[1].hard, Hard::drift);
+
+  // A restart: the drifting address is known again, and not announced again.
+  Fixture g;
+  g.plan.checks = f.plan.checks;
+  g.tracking.adopt(g.plan, {}, Thresholds{2, 2});
+  const auto restored = g.tracking.restore(saved);
+  EXPECT_EQ(restored.known, 2U);
+  ASSERT_EQ(restored.drifting.size(), 1U);
+  EXPECT_EQ(g.tracking.counts().drifting, 1U);
+  g.feed(0, PortState::closed, Reason::conn_refused, "198.18.0.2");
+  EXPECT_TRUE(g.sink->starting("DRIFT ").empty());
+}
+
+// A reload carries every state of a kept check (all its addresses) to its new position.
+TEST(DaemonTracking, AdoptingANewPlanKeepsTheStatesOfKeptChecks) {
+  Fixture f;
+  f.plan.checks = {check("a", "198.18.0.1", 1), check("b", "198.18.0.2", 2)};
+  f.tracking.adopt(f.plan, {}, Thresholds{1, 1});
+  f.feed(1, PortState::closed, Reason::conn_refused);
+  ASSERT_EQ(f.tracking.counts().drifting, 1U);
+  plan::Plan next;
+  next.checks = {check("c", "198.18.0.3", 3), f.plan.checks[1]};
+  const std::vector<std::uint32_t> previous{kNoIndex, 1};
+  f.tracking.adopt(next, previous, Thresholds{1, 1});
+  f.current = &next;
+  EXPECT_EQ(f.tracking.counts().checks, 2U);
+  EXPECT_EQ(f.tracking.counts().drifting, 1U);
+  f.feed(1, PortState::closed, Reason::conn_refused);
+  EXPECT_EQ(f.sink->starting("DRIFT ").size(), 1U);  // not announced again
+  Exposition x;
+  f.tracking.render(x);
+  EXPECT_NE(x.text().find("portdrift_check_drifting{host=\"b\",address=\"198.18.0.2\",protocol=\"tcp\",port=\"2\","
+                          "expected=\"open\",observed=\"closed\"} 1"),
+            std::string::npos)
+      << x.text();
+}
+
+TEST(DaemonTracking, FlappingIsCountedAsItComesAndGoes) {
+  Fixture f;
+  f.plan.checks = {check("a", "198.18.0.1", 1)};
+  f.tracking.adopt(f.plan, {}, Thresholds{3, 2});
+  for (int i = 0; i < 10; ++i) {
+    f.feed(0, PortState::open, Reason::syn_ack);
+    f.feed(0, PortState::closed, Reason::conn_refused);
+  }
+  EXPECT_EQ(f.tracking.counts().flapping, 1U);
+  EXPECT_EQ(f.sink->starting("FLAPPING ").size(), 1U);
+  for (int i = 0; i < 20; ++i) f.feed(0, PortState::open, Reason::syn_ack);
+  EXPECT_EQ(f.tracking.counts().flapping, 0U);
+  EXPECT_EQ(f.sink->starting("FLAPPING STOPPED ").size(), 1U);
+  EXPECT_TRUE(f.sink->starting("DRIFT ").empty());
+}
+
+}  // namespace
+}  // namespace portdrift::daemon

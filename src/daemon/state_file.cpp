@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,22 @@ std::int64_t epoch_s(WallTime t) {
 }
 
 WallTime from_epoch_s(std::int64_t s) { return WallTime(std::chrono::seconds(s)); }
+
+// A whole number in [lo, hi], or the file is corrupt. nlohmann's get<int>()
+// on 1e300 or on a number past the type's range is a cast with undefined
+// behaviour, and seconds past year 2262 overflow WallTime's nanoseconds
+// (both found by tests/fuzz/state_fuzz).
+std::int64_t whole(const json& v, const char* what, std::int64_t lo, std::int64_t hi) {
+  const bool in_range = v.is_number_unsigned()   ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+                        : v.is_number_integer() ? v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi
+                                                : false;
+  if (!in_range) throw std::runtime_error(std::string(what) + " is not a whole number from " + std::to_string(lo) +
+                                          " to " + std::to_string(hi));
+  return v.get<std::int64_t>();
+}
+
+// Seconds since the epoch that WallTime holds: up to the year 2200.
+constexpr std::int64_t kMaxEpochS = 7'258'118'400;
 
 std::error_code last_error() { return {errno, std::generic_category()}; }
 
@@ -81,11 +99,12 @@ LoadResult from_json(std::string_view text) {
     return r;
   }
   try {
-    if (!doc.is_object() || doc.value("format", 0) != kStateFormat) {
+    const auto format = doc.is_object() ? doc.find("format") : doc.end();
+    if (format == doc.end() || !format->is_number_integer() || *format != kStateFormat) {
       r.error = "not a portdrift state file of format " + std::to_string(kStateFormat);
       return r;
     }
-    r.state.written = from_epoch_s(doc.at("written").get<std::int64_t>());
+    r.state.written = from_epoch_s(whole(doc.at("written"), "written", 0, kMaxEpochS));
     for (const auto& c : doc.at("checks")) {
       SavedCheck s;
       s.key = c.at("key").get<std::string>();
@@ -93,12 +112,12 @@ LoadResult from_json(std::string_view text) {
       s.target = c.value("target", "");
       s.address = c.value("address", "");
       s.protocol = parse_protocol(c.value("protocol", "tcp")).value_or(Protocol::tcp);
-      s.port = c.value<std::uint16_t>("port", 0);
+      s.port = c.contains("port") ? static_cast<std::uint16_t>(whole(c.at("port"), "port", 0, 65535)) : 0;
       s.expect = parse_expect(c.value("expected", "open")).value_or(Expect::open);
       const auto hard = c.at("hard").get<std::string>();
       if (hard != "ok" && hard != "drift") throw std::runtime_error("hard state '" + hard + "'");
       s.hard = hard == "drift" ? Hard::drift : Hard::ok;
-      s.since = from_epoch_s(c.at("since").get<std::int64_t>());
+      s.since = from_epoch_s(whole(c.at("since"), "since", 0, kMaxEpochS));
       s.flapping = c.value("flapping", false);
       s.observed = c.value("observed", "");
       s.reason = c.value("reason", "");

@@ -34,14 +34,21 @@ constexpr std::uint8_t application(std::uint8_t n) { return static_cast<std::uin
 // ---- writing ----------------------------------------------------------------
 
 inline Bytes tlv(std::uint8_t tag, View content) {
-  Bytes out{tag};
+  // Reserved, then pushed byte by byte: GCC 12 at -O3 (a Release build) reports a
+  // false -Warray-bounds on insert(end, {...}) into the one-byte vector.
+  Bytes out;
   const auto n = content.size();
+  out.reserve(4 + n);
+  out.push_back(tag);
   if (n < 0x80) {
     out.push_back(static_cast<std::uint8_t>(n));
   } else if (n <= 0xff) {
-    out.insert(out.end(), {0x81, static_cast<std::uint8_t>(n)});
+    out.push_back(0x81);
+    out.push_back(static_cast<std::uint8_t>(n));
   } else {
-    out.insert(out.end(), {0x82, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n & 0xff)});
+    out.push_back(0x82);
+    out.push_back(static_cast<std::uint8_t>(n >> 8));
+    out.push_back(static_cast<std::uint8_t>(n & 0xff));
   }
   out.insert(out.end(), content.begin(), content.end());
   return out;

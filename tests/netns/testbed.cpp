@@ -739,9 +739,16 @@ void Testbed::wait_ready(std::chrono::milliseconds timeout) {
       if (tentative.out.find("inet6") != std::string::npos) missing += " " + n->name + ":tentative";
       const auto groups = run({"ip", "-n", n->ns, "-6", "maddr", "show", "dev", n->ifname});
       for (const auto& a : n->addresses) {
-        if (is_ipv6(a) && groups.out.find(" " + solicited_node(a) + "\n") == std::string::npos &&
-            groups.out.find(" " + solicited_node(a) + " ") == std::string::npos) {
-          missing += " " + n->name + ":" + solicited_node(a);
+        if (!is_ipv6(a)) continue;
+        // Built by append, not `" " + tmp + "\n"`: GCC 12 at -O2 reports a false
+        // -Wrestrict on operator+(const char*, string&&) (GCC bug 105329).
+        const std::string group = solicited_node(a);
+        std::string as_last = " ";
+        as_last.append(group).append("\n");
+        std::string as_inner = " ";
+        as_inner.append(group).append(" ");
+        if (groups.out.find(as_last) == std::string::npos && groups.out.find(as_inner) == std::string::npos) {
+          missing += " " + n->name + ":" + group;
         }
       }
     }

@@ -183,7 +183,15 @@ class CsvReader {
   int column_ = 1;
 };
 
-std::vector<InventoryEntry> parse_csv(std::string_view text, std::uint64_t max_rows, FileDiagnostics& d) {
+// Where the address limit stops reading a file.
+std::string over_limit(std::uint64_t max_rows, std::uint64_t cap) {
+  return fmt::format("more hosts than the topology's address limit leaves room for ({} of {}; see "
+                     "limits.max_addresses); the rest of the file is not read",
+                     max_rows, cap);
+}
+
+std::vector<InventoryEntry> parse_csv(std::string_view text, std::uint64_t max_rows, std::uint64_t cap,
+                                      FileDiagnostics& d) {
   std::vector<InventoryEntry> out;
   CsvReader csv(text, d);
   std::vector<Field> fields;
@@ -228,9 +236,7 @@ std::vector<InventoryEntry> parse_csv(std::string_view text, std::uint64_t max_r
       continue;
     }
     if (out.size() >= max_rows) {
-      d.error(row_pos, "", fmt::format("more rows than the topology's address limit allows ({} in all; see "
-                                       "limits.max_addresses); the rest of the file is not read",
-                                       max_rows));
+      d.error(row_pos, "", over_limit(max_rows, cap));
       return out;
     }
     InventoryEntry e;
@@ -257,7 +263,8 @@ std::vector<InventoryEntry> parse_csv(std::string_view text, std::uint64_t max_r
   return out;
 }
 
-std::vector<InventoryEntry> parse_list(std::string_view text, std::uint64_t max_rows, FileDiagnostics& d) {
+std::vector<InventoryEntry> parse_list(std::string_view text, std::uint64_t max_rows, std::uint64_t cap,
+                                       FileDiagnostics& d) {
   std::vector<InventoryEntry> out;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   int line = 0;
@@ -271,9 +278,7 @@ std::vector<InventoryEntry> parse_list(std::string_view text, std::uint64_t max_
     if (entry.empty()) continue;
     const SourcePos pos{line, static_cast<int>(entry.data() - raw.data()) + 1};
     if (out.size() >= max_rows) {
-      d.error(pos, "", fmt::format("more entries than the topology's address limit allows ({} in all; see "
-                                   "limits.max_addresses); the rest of the file is not read",
-                                   max_rows));
+      d.error(pos, "", over_limit(max_rows, cap));
       return out;
     }
     if (entry.find_first_of(" \t,;") != std::string_view::npos) {
@@ -341,9 +346,9 @@ bool read_inventory_text(const std::string& path, std::string& text, std::string
 }
 
 std::vector<InventoryEntry> parse_inventory(std::string_view text, const std::string& file, bool csv,
-                                            std::uint64_t max_rows, Diagnostics& out) {
+                                            std::uint64_t max_rows, std::uint64_t cap, Diagnostics& out) {
   FileDiagnostics d(file, out);
-  return csv ? parse_csv(text, max_rows, d) : parse_list(text, max_rows, d);
+  return csv ? parse_csv(text, max_rows, cap, d) : parse_list(text, max_rows, cap, d);
 }
 
 }  // namespace portdrift::config

@@ -34,9 +34,9 @@ struct InventoryEntry {
 bool read_inventory_text(const std::string& path, std::string& text, std::string& why);
 
 // Parses an inventory's text. `file` labels the diagnostics. Stops, with a
-// diagnostic, after `max_rows` rows (the topology's remaining address budget).
+// diagnostic, after `max_rows` rows (what the topology's address limit `cap` leaves).
 std::vector<InventoryEntry> parse_inventory(std::string_view text, const std::string& file, bool csv,
-                                            std::uint64_t max_rows, Diagnostics& out);
+                                            std::uint64_t max_rows, std::uint64_t cap, Diagnostics& out);
 
 bool is_csv_path(std::string_view path) noexcept;
 

@@ -279,17 +279,21 @@ class AddressBudget {
  public:
   explicit AddressBudget(std::uint64_t cap) : cap_(cap) {}
   [[nodiscard]] std::uint64_t left() const noexcept { return exceeded_ ? 0 : cap_ - used_; }
+  [[nodiscard]] std::uint64_t cap() const noexcept { return cap_; }
   // Takes `n` addresses for the entry at `pos`; false (with one diagnostic, for the first entry over) if they do not fit.
   bool take(YamlReader& r, std::uint64_t n, SourcePos pos, std::string_view path, std::string_view what) {
     if (exceeded_) return false;
     if (n > cap_ - used_) {
       exceeded_ = true;
-      r.error(pos, path,
-              fmt::format("{} names {} address{}, which would bring the topology to {}{} addresses, over the limit of "
-                          "{} (limits.max_addresses); nothing from here on is expanded",
-                          what, n == UINT64_MAX ? "more than 2^64" : fmt::format("{}", n), n == 1 ? "" : "es",
-                          n > UINT64_MAX - used_ ? "more than " : "", n > UINT64_MAX - used_ ? UINT64_MAX : used_ + n,
-                          cap_));
+      const std::string count = n == UINT64_MAX ? "more than 2^64 addresses" : fmt::format("{} address{}", n, n == 1 ? "" : "es");
+      if (n > cap_) {
+        r.error(pos, path, fmt::format("{} names {}, over the limit of {} (limits.max_addresses) on its own; nothing "
+                                       "from here on is expanded", what, count, cap_));
+      } else {
+        r.error(pos, path, fmt::format("{} names {}, which would bring the topology to {} addresses, over the limit of "
+                                       "{} (limits.max_addresses); nothing from here on is expanded",
+                                       what, count, used_ + n, cap_));
+      }
       return false;
     }
     used_ += n;
@@ -377,7 +381,7 @@ void read_inventory(YamlReader& r, const Named& key, const std::string& group_na
     return;
   }
   Diagnostics file_diagnostics;
-  auto entries = parse_inventory(text, inv.path, is_csv_path(inv.path), budget.left(), file_diagnostics);
+  auto entries = parse_inventory(text, inv.path, is_csv_path(inv.path), budget.left(), budget.cap(), file_diagnostics);
   // An export that came out empty must not validate as a group with no members.
   if (entries.empty() && file_diagnostics.empty()) {
     r.error(key.pos, key.key_path, fmt::format("inventory '{}' lists no hosts", inv.path));

@@ -354,7 +354,7 @@ TEST(Inventory, TheCapBoundsRowsToo) {
   dir.write("l.txt", list);
   const auto topo = dir.write("t.yaml", "limits: {max_addresses: 20}\ngroups:\n  - {name: g, inventory: l.txt, roles: [agent]}\n");
   auto r = load_topology(topo);
-  EXPECT_TRUE(has(r.diagnostics, "l.txt:21:1: more entries than the topology's address limit allows (20 in all"))
+  EXPECT_TRUE(has(r.diagnostics, "l.txt:21:1: more hosts than the topology's address limit leaves room for (20 of 20"))
       << all(r.diagnostics);
   EXPECT_EQ(r.topology.groups.at(0).inventories.at(0).rows.size(), 20U);
 }

@@ -47,8 +47,11 @@ asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst
       co_return Ticket{id, guaranteed};
     }
     co_await until(g, changed_.async_wait(asio::as_tuple(asio::deferred)));  // the gate, or woken earlier
+    // Cancelled (the run is stopping): no ticket; the attempt ends as not probed.
     const auto state = co_await asio::this_coro::cancellation_state;
-    if (state.cancelled() != asio::cancellation_type::none) throw boost::system::system_error(asio::error::operation_aborted);
+    if (state.cancelled() != asio::cancellation_type::none) {
+      throw boost::system::system_error(asio::error::operation_aborted);
+    }
   }
 }
 

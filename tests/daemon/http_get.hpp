@@ -1,5 +1,6 @@
 #pragma once
 // A blocking HTTP/1.1 client for tests (loopback only): one request, reads to EOF.
+// http_send() sends raw bytes (malformed or oversized requests), http_get() a well-formed request.
 
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -20,8 +21,8 @@ struct HttpResponse {
   std::string body;
 };
 
-inline HttpResponse http_get(const std::string& address, std::uint16_t port, const std::string& path,
-                             const std::string& method = "GET") {
+// Sends `bytes` as they are and reads the answer to EOF.
+inline HttpResponse http_send(const std::string& address, std::uint16_t port, const std::string& bytes) {
   namespace asio = boost::asio;
   HttpResponse r;
   asio::io_context io;
@@ -31,9 +32,7 @@ inline HttpResponse http_get(const std::string& address, std::uint16_t port, con
   if (ec) return r;
   timeval tv{5, 0};
   ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + address +
-                          "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-  asio::write(s, asio::buffer(req), ec);
+  asio::write(s, asio::buffer(bytes), ec);
   if (ec) return r;
   std::string all;
   char buf[4096];
@@ -48,6 +47,13 @@ inline HttpResponse http_get(const std::string& address, std::uint16_t port, con
   r.headers = all.substr(0, end);
   r.body = all.substr(end + 4);
   return r;
+}
+
+inline HttpResponse http_get(const std::string& address, std::uint16_t port, const std::string& path,
+                             const std::string& method = "GET") {
+  return http_send(address, port,
+                   method + " " + path + " HTTP/1.1\r\nHost: " + address +
+                       "\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
 }
 
 }  // namespace portdrift::daemon::testing

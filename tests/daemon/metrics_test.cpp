@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -16,6 +17,7 @@
 #include <boost/asio/write.hpp>
 
 #include "http_get.hpp"
+#include "recording_sink.hpp"
 #include "portdrift/daemon/metrics.hpp"
 
 namespace portdrift::daemon {
@@ -156,26 +158,7 @@ TEST(Metrics, SerializedAnswerClosesTheConnection) {
 
 // --- the server under hostile clients -------------------------------------------
 
-// Sends raw bytes, reads the answer's status (-1: none).
-int raw_status(std::uint16_t port, const std::string& bytes) {
-  asio::io_context io;
-  tcp::socket s(io);
-  boost::system::error_code ec;
-  s.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return -1;
-  timeval tv{5, 0};
-  ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  asio::write(s, asio::buffer(bytes), ec);
-  std::string all;
-  char buf[4096];
-  for (;;) {
-    const auto n = s.read_some(asio::buffer(buf), ec);
-    all.append(buf, n);
-    if (ec) break;
-  }
-  if (all.size() < 12) return -1;
-  return std::stoi(all.substr(9, 3));
-}
+int raw_status(std::uint16_t port, const std::string& bytes) { return testing::http_send("127.0.0.1", port, bytes).status; }
 
 // The server on its own thread, as in the daemon; stopped and joined at the end.
 struct ServerThread {
@@ -210,6 +193,72 @@ TEST(Metrics, BadAndOversizedRequestsOverTheWire) {
   EXPECT_EQ(raw_status(t.port(), "GET /x HTTP/1.1\r\n\r\n"), 404);
   EXPECT_EQ(raw_status(t.port(), "GET / HTTP/1.1\r\n\r\n"), 200);
   t.finish();
+}
+
+// The lowest descriptor number not in use: with the limit set to it, no new descriptor can be made.
+rlim_t lowest_free_fd() {
+  const int fd = ::dup(0);
+  ::close(fd);
+  return static_cast<rlim_t>(fd);
+}
+
+// Out of descriptors, accept() fails at once for every pending connection. The
+// loop must back off on a timer (not spin), say so once, and accept again
+// when descriptors are free.
+TEST(Metrics, AcceptBacksOffWhenOutOfDescriptors) {
+  asio::io_context io;
+  auto sink = std::make_shared<testing::RecordingSink>();
+  auto log = std::make_shared<spdlog::logger>("metrics-test", sink);
+  MetricsServer server(io.get_executor(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+                       [] { return std::string("x 1\n"); }, MetricsServer::Options{log, {}});
+  server.start();
+  io.poll();
+  // Client sockets made now; connecting them later needs no new descriptor on this side.
+  std::vector<std::unique_ptr<tcp::socket>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<tcp::socket>(io));
+    clients.back()->open(tcp::v4());
+  }
+  rlimit saved{};
+  ::getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit tight = saved;
+  tight.rlim_cur = lowest_free_fd();  // not one more descriptor
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  for (auto& c : clients) c->connect(server.local_endpoint());
+  rusage before{};
+  ::getrusage(RUSAGE_THREAD, &before);
+  io.run_for(std::chrono::milliseconds(400));  // an observation window: a spinning loop would burn all of it
+  rusage after{};
+  ::getrusage(RUSAGE_THREAD, &after);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  const auto cpu_us = (after.ru_utime.tv_sec - before.ru_utime.tv_sec + after.ru_stime.tv_sec - before.ru_stime.tv_sec) *
+                          1000000 +
+                      (after.ru_utime.tv_usec - before.ru_utime.tv_usec) + (after.ru_stime.tv_usec - before.ru_stime.tv_usec);
+  EXPECT_LT(cpu_us, 100000) << "the accept loop spun";
+  EXPECT_EQ(sink->count_containing("metrics: cannot accept a connection: Too many open files"), 1U) << sink->dump();
+  // Descriptors are free again: the waiting connections are served.
+  const std::string req = "GET /metrics HTTP/1.1\r\n\r\n";
+  asio::write(*clients[0], asio::buffer(req));
+  std::string answer;
+  bool answered = false;
+  std::array<char, 512> buf{};
+  std::function<void()> read = [&] {
+    clients[0]->async_read_some(asio::buffer(buf), [&](const boost::system::error_code& ec, std::size_t n) {
+      answer.append(buf.data(), n);
+      if (ec) {
+        answered = true;
+        return;
+      }
+      read();
+    });
+  };
+  read();
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!answered && std::chrono::steady_clock::now() < end) io.run_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0U) << answer;
+  EXPECT_EQ(sink->count_containing("metrics: accepting connections again"), 1U) << sink->dump();
+  server.stop();
+  io.run_for(std::chrono::milliseconds(50));
 }
 
 // 1,000 idle connections and 1,000 slow ones (a byte every ~100 ms), renewed

@@ -336,16 +336,15 @@ TEST(Cancellation, AlreadyCancelledRunProbesNothing) {
   std::size_t not_probed_seen = 0;
   bool ended = false;
   asio::cancellation_signal stop;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await asio::this_coro::throw_if_cancelled(false);
-        stop.emit(asio::cancellation_type::terminal);  // while this coroutine runs: it is cancelled from now on
-        co_await probe_all(targets, Settings{}, [&](std::size_t, Observation&& o) {
-          if (o.reason == Reason::not_probed) ++not_probed_seen;
-        });
-      }(),
-      asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr) { ended = true; }));
+  // A named lambda: the coroutine reaches its captures through it, so it must outlive the run.
+  const auto body = [&]() -> asio::awaitable<void> {
+    co_await asio::this_coro::throw_if_cancelled(false);
+    stop.emit(asio::cancellation_type::terminal);  // while this coroutine runs: it is cancelled from now on
+    co_await probe_all(targets, Settings{}, [&](std::size_t, Observation&& o) {
+      if (o.reason == Reason::not_probed) ++not_probed_seen;
+    });
+  };
+  asio::co_spawn(io, body(), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr) { ended = true; }));
   ASSERT_TRUE(run_until(io, [&] { return ended; }, 2000ms));
   EXPECT_EQ(not_probed_seen, targets.size());
   EXPECT_FALSE(pending(mute.native_handle()));

@@ -360,6 +360,34 @@ hosts:
   EXPECT_GE(nft_counter("target", "chosen"), 1U);
   EXPECT_EQ(nft_counter("target", "other"), 0U);
 
+  // The same from the topology: a host's `source:`, and one that is not here (file:line, key, exit 3).
+  const auto from_file = file("src-file.yaml", R"(defaults: {timeout_ms: 300, retries: 0}
+hosts:
+  - name: target
+    address: 198.18.1.1
+    source: 198.18.0.2
+    checks:
+      - {name: only from .2, protocol: tcp, port: 21001, expect: open}
+)");
+  const auto chosen_before = nft_counter("target", "chosen");
+  const auto by_file = check(from_file, {});
+  EXPECT_EQ(by_file.exit_code, 0) << describe(by_file);
+  EXPECT_GT(nft_counter("target", "chosen"), chosen_before);
+  const auto bad_file = file("src-bad.yaml", R"(defaults: {timeout_ms: 300, retries: 0, source: 198.18.0.77}
+hosts:
+  - name: target
+    address: 198.18.1.1
+    checks:
+      - {name: only from .2, protocol: tcp, port: 21001, expect: open}
+)");
+  const auto total_before = nft_counter("target", "total");
+  const auto bf = check(bad_file, {}, false);
+  EXPECT_EQ(bf.exit_code, 3) << describe(bf);
+  EXPECT_TRUE(contains(bf.out, bad_file.string() + ":1:")) << bf.out;
+  EXPECT_TRUE(contains(bf.out, "defaults.source: source address 198.18.0.77 is not assigned")) << bf.out;
+  EXPECT_EQ(nft_counter("target", "total"), total_before) << "no packet before the diagnostic";
+  EXPECT_EQ(nft_counter("target", "other"), 0U);
+
   // Without it the kernel picks 198.18.0.1, which the target drops: proof that the rule tells them apart.
   const auto plain = check(topo, {});
   EXPECT_EQ(plain.exit_code, 2) << describe(plain);

@@ -106,6 +106,35 @@ class Estate : public ::testing::Test {
     }
   }
 
+  // dnsmasq, ss: skips (or fails in CI) without them.
+  static bool have_dnsmasq() {
+    if (tb::find_tool("dnsmasq") && tb::find_tool("ss")) return true;
+    if (tb::in_ci()) ADD_FAILURE() << "dnsmasq or ss is not installed (.ci/deps installs them)";
+    return false;
+  }
+
+  // A DNS server (dnsmasq at 198.18.1.53, the scanner's only nameserver) with
+  // web.estate.test (A 198.18.1.80, AAAA 2001:2::1:80) and v4.estate.test (A
+  // only); web listens on tcp/21001 at both addresses and drops it on IPv6.
+  void dual_stack_bed() {
+    auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
+    const auto d = dir_.string();
+    service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                    "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
+                    "--listen-address=198.18.1.53", "--bind-interfaces",
+                    "--host-record=web.estate.test,198.18.1.80,2001:2::1:80",
+                    "--host-record=v4.estate.test,198.18.1.80", "--log-facility=" + d + "/dnsmasq.log"});
+    wait_udp_bound("dns", 53);
+    b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
+    b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
+    b.load_nft("web", R"(table inet pdtest {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    meta nfproto ipv6 tcp dport 21001 drop
+  }
+})");
+  }
+
   CheckRun check(const fs::path& topo, const std::vector<std::string>& args, bool as_json = true) {
     std::vector<std::string> argv{kPortdrift,    "--check", "-c", topo.string(), "--catalog-dir", kCatalog,
                                   "--format", as_json ? "json" : "text"};
@@ -213,25 +242,8 @@ groups:
 // exactly one drift, labelled with the IPv6 address, saying what the IPv4
 // address showed.
 TEST_F(Estate, EveryAddressOfADualStackNameIsProbed) {
-  if (!tb::find_tool("dnsmasq") || !tb::find_tool("ss")) {
-    if (tb::in_ci()) FAIL() << "dnsmasq or ss is not installed (.ci/deps installs them)";
-    GTEST_SKIP() << "dnsmasq or ss missing";
-  }
-  auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
-  const auto d = dir_.string();
-  service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
-                  "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
-                  "--listen-address=198.18.1.53", "--bind-interfaces",
-                  "--host-record=web.estate.test,198.18.1.80,2001:2::1:80", "--log-facility=" + d + "/dnsmasq.log"});
-  wait_udp_bound("dns", 53);
-  b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
-  b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
-  b.load_nft("web", R"(table inet pdtest {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    meta nfproto ipv6 tcp dport 21001 drop
-  }
-})");
+  if (!have_dnsmasq()) GTEST_SKIP() << "dnsmasq or ss missing";
+  dual_stack_bed();
   const auto topo = file("dual.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
 hosts:
   - name: web
@@ -264,26 +276,8 @@ hosts:
 // address_family narrows a name to one family: only its IPv4 address is
 // probed, and it is fine; asking for IPv6 of a name without AAAA is an error result.
 TEST_F(Estate, AddressFamilyNarrowsTheAddressesOfAName) {
-  if (!tb::find_tool("dnsmasq") || !tb::find_tool("ss")) {
-    if (tb::in_ci()) FAIL() << "dnsmasq or ss is not installed (.ci/deps installs them)";
-    GTEST_SKIP() << "dnsmasq or ss missing";
-  }
-  auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
-  const auto d = dir_.string();
-  service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
-                  "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
-                  "--listen-address=198.18.1.53", "--bind-interfaces",
-                  "--host-record=web.estate.test,198.18.1.80,2001:2::1:80", "--host-record=v4.estate.test,198.18.1.80",
-                  "--log-facility=" + d + "/dnsmasq.log"});
-  wait_udp_bound("dns", 53);
-  b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
-  b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
-  b.load_nft("web", R"(table inet pdtest {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    meta nfproto ipv6 tcp dport 21001 drop
-  }
-})");
+  if (!have_dnsmasq()) GTEST_SKIP() << "dnsmasq or ss missing";
+  dual_stack_bed();
   const auto v4only = file("v4.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
 hosts:
   - name: web

@@ -225,23 +225,25 @@ int do_validate(const Args& a, std::ostream& out) {
   return 0;
 }
 
-// Every source the run would use must exist on this machine, checked before
-// anything is probed: --source alone when given (it overrides the file), else
-// each distinct `source:` of the plan, named with the hosts that use it.
-Diagnostics check_sources(const Args& a, const plan::Plan& plan) {
+// Every source must exist on this machine, checked before anything is
+// probed: --source alone when given (it overrides the file), else each
+// `source:` the topology writes (defaults, hosts, groups), at its file:line.
+Diagnostics check_sources(const Args& a, const config::Topology& topology) {
   Diagnostics out;
   if (a.source) {
     if (auto found = probe::find_source(*a.source); !found.ok()) out.push_back({"--source", {}, "", found.error});
     return out;
   }
-  std::unordered_set<std::string_view> seen;
-  for (const auto& c : plan.checks) {
-    if (c.source.empty() || !seen.insert(c.source).second) continue;
-    if (auto found = probe::find_source(c.source); !found.ok()) {
-      const auto where = c.group.empty() ? fmt::format("host {}", c.host) : fmt::format("group {}", c.group);
-      out.push_back({*a.config, {}, "source", fmt::format("{} (the source of {})", found.error, where)});
+  std::unordered_set<std::string> seen;
+  auto check = [&](const std::optional<config::Named>& source) {
+    if (!source || source->value.empty() || !seen.insert(source->value).second) return;
+    if (auto found = probe::find_source(source->value); !found.ok()) {
+      out.push_back({topology.file, source->pos, source->key_path, found.error});
     }
-  }
+  };
+  check(topology.defaults.source);
+  for (const auto& h : topology.hosts) check(h.source);
+  for (const auto& g : topology.groups) check(g.settings.source);
   return out;
 }
 
@@ -254,7 +256,7 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
     return kUnknown;
   }
   const auto& plan = l.setup.plan;
-  if (const auto bad = check_sources(a, plan); !bad.empty()) {
+  if (const auto bad = check_sources(a, l.setup.topology); !bad.empty()) {
     const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
                                      bad.size() == 1 ? " is" : "s are");
     out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));

@@ -106,6 +106,35 @@ class Estate : public ::testing::Test {
     }
   }
 
+  // dnsmasq, ss: skips (or fails in CI) without them.
+  static bool have_dnsmasq() {
+    if (tb::find_tool("dnsmasq") && tb::find_tool("ss")) return true;
+    if (tb::in_ci()) ADD_FAILURE() << "dnsmasq or ss is not installed (.ci/deps installs them)";
+    return false;
+  }
+
+  // A DNS server (dnsmasq at 198.18.1.53, the scanner's only nameserver) with
+  // web.estate.test (A 198.18.1.80, AAAA 2001:2::1:80) and v4.estate.test (A
+  // only); web listens on tcp/21001 at both addresses and drops it on IPv6.
+  void dual_stack_bed() {
+    auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
+    const auto d = dir_.string();
+    service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
+                    "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
+                    "--listen-address=198.18.1.53", "--bind-interfaces",
+                    "--host-record=web.estate.test,198.18.1.80,2001:2::1:80",
+                    "--host-record=v4.estate.test,198.18.1.80", "--log-facility=" + d + "/dnsmasq.log"});
+    wait_udp_bound("dns", 53);
+    b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
+    b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
+    b.load_nft("web", R"(table inet pdtest {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    meta nfproto ipv6 tcp dport 21001 drop
+  }
+})");
+  }
+
   CheckRun check(const fs::path& topo, const std::vector<std::string>& args, bool as_json = true) {
     std::vector<std::string> argv{kPortdrift,    "--check", "-c", topo.string(), "--catalog-dir", kCatalog,
                                   "--format", as_json ? "json" : "text"};
@@ -213,25 +242,8 @@ groups:
 // exactly one drift, labelled with the IPv6 address, saying what the IPv4
 // address showed.
 TEST_F(Estate, EveryAddressOfADualStackNameIsProbed) {
-  if (!tb::find_tool("dnsmasq") || !tb::find_tool("ss")) {
-    if (tb::in_ci()) FAIL() << "dnsmasq or ss is not installed (.ci/deps installs them)";
-    GTEST_SKIP() << "dnsmasq or ss missing";
-  }
-  auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
-  const auto d = dir_.string();
-  service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
-                  "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
-                  "--listen-address=198.18.1.53", "--bind-interfaces",
-                  "--host-record=web.estate.test,198.18.1.80,2001:2::1:80", "--log-facility=" + d + "/dnsmasq.log"});
-  wait_udp_bound("dns", 53);
-  b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
-  b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
-  b.load_nft("web", R"(table inet pdtest {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    meta nfproto ipv6 tcp dport 21001 drop
-  }
-})");
+  if (!have_dnsmasq()) GTEST_SKIP() << "dnsmasq or ss missing";
+  dual_stack_bed();
   const auto topo = file("dual.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
 hosts:
   - name: web
@@ -264,26 +276,8 @@ hosts:
 // address_family narrows a name to one family: only its IPv4 address is
 // probed, and it is fine; asking for IPv6 of a name without AAAA is an error result.
 TEST_F(Estate, AddressFamilyNarrowsTheAddressesOfAName) {
-  if (!tb::find_tool("dnsmasq") || !tb::find_tool("ss")) {
-    if (tb::in_ci()) FAIL() << "dnsmasq or ss is not installed (.ci/deps installs them)";
-    GTEST_SKIP() << "dnsmasq or ss missing";
-  }
-  auto& b = bed({{"dns", {"198.18.1.53"}}, {"web", {"198.18.1.80", "2001:2::1:80"}}});
-  const auto d = dir_.string();
-  service("dns", {"dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-poll",
-                  "--conf-file=/dev/null", "--user=root", "--pid-file=" + d + "/dnsmasq.pid",
-                  "--listen-address=198.18.1.53", "--bind-interfaces",
-                  "--host-record=web.estate.test,198.18.1.80,2001:2::1:80", "--host-record=v4.estate.test,198.18.1.80",
-                  "--log-facility=" + d + "/dnsmasq.log"});
-  wait_udp_bound("dns", 53);
-  b.set_scanner_resolv_conf("nameserver 198.18.1.53\n");
-  b.listen("web", kPdListen, {tb::endpoint("198.18.1.80", 21001), tb::endpoint("2001:2::1:80", 21001)});
-  b.load_nft("web", R"(table inet pdtest {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    meta nfproto ipv6 tcp dport 21001 drop
-  }
-})");
+  if (!have_dnsmasq()) GTEST_SKIP() << "dnsmasq or ss missing";
+  dual_stack_bed();
   const auto v4only = file("v4.yaml", R"(defaults: {timeout_ms: 300, retries: 1}
 hosts:
   - name: web
@@ -358,6 +352,34 @@ hosts:
   const auto chosen = check(topo, {"--source", "198.18.0.2"});
   EXPECT_EQ(chosen.exit_code, 0) << describe(chosen);
   EXPECT_GE(nft_counter("target", "chosen"), 1U);
+  EXPECT_EQ(nft_counter("target", "other"), 0U);
+
+  // The same from the topology: a host's `source:`, and one that is not here (file:line, key, exit 3).
+  const auto from_file = file("src-file.yaml", R"(defaults: {timeout_ms: 300, retries: 0}
+hosts:
+  - name: target
+    address: 198.18.1.1
+    source: 198.18.0.2
+    checks:
+      - {name: only from .2, protocol: tcp, port: 21001, expect: open}
+)");
+  const auto chosen_before = nft_counter("target", "chosen");
+  const auto by_file = check(from_file, {});
+  EXPECT_EQ(by_file.exit_code, 0) << describe(by_file);
+  EXPECT_GT(nft_counter("target", "chosen"), chosen_before);
+  const auto bad_file = file("src-bad.yaml", R"(defaults: {timeout_ms: 300, retries: 0, source: 198.18.0.77}
+hosts:
+  - name: target
+    address: 198.18.1.1
+    checks:
+      - {name: only from .2, protocol: tcp, port: 21001, expect: open}
+)");
+  const auto total_before = nft_counter("target", "total");
+  const auto bf = check(bad_file, {}, false);
+  EXPECT_EQ(bf.exit_code, 3) << describe(bf);
+  EXPECT_TRUE(contains(bf.out, bad_file.string() + ":1:")) << bf.out;
+  EXPECT_TRUE(contains(bf.out, "defaults.source: source address 198.18.0.77 is not assigned")) << bf.out;
+  EXPECT_EQ(nft_counter("target", "total"), total_before) << "no packet before the diagnostic";
   EXPECT_EQ(nft_counter("target", "other"), 0U);
 
   // Without it the kernel picks 198.18.0.1, which the target drops: proof that the rule tells them apart.

@@ -1,5 +1,7 @@
 #include "configuration.hpp"
 
+#include <malloc.h>
+
 #include <unordered_map>
 
 #include <boost/asio/ip/address.hpp>
@@ -88,7 +90,16 @@ void ConfigLoader::start(Options options, std::shared_ptr<const Config> previous
   });
 }
 
+void ConfigLoader::dispose(std::shared_ptr<const Config> old) {
+  if (disposer_.joinable()) disposer_.join();
+  disposer_ = std::thread([old = std::move(old)]() mutable {
+    old.reset();
+    ::malloc_trim(0);  // glibc keeps freed small blocks otherwise; the daemon lives for months
+  });
+}
+
 void ConfigLoader::shutdown(std::chrono::milliseconds bound) {
+  if (disposer_.joinable()) disposer_.join();
   if (job_) {
     std::unique_lock lock(job_->mutex);
     job_->finished_cv.wait_for(lock, bound, [&] { return job_->finished; });

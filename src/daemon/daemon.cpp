@@ -62,16 +62,6 @@ Fault parse_fault(std::string_view text) noexcept {
 
 namespace {
 
-// Whether the probe engine honours a cancellation emitted into a batch. Until
-// runner::run_checks/probe::probe_all handle it (issue 9's engine half), an
-// emitted cancellation makes an engine timer throw operation_aborted inside
-// probe_all, which it does not survive (the soak ended in "terminate called
-// without an active exception" after a reload with a batch in flight). So the
-// signal is bound to every batch, but only emitted once this is true; until
-// then a reload lets the batch end and drops its results, and a stop waits
-// kStopBatchBound for it and then abandons it.
-constexpr bool kEngineHonoursCancellation = false;
-
 // How long stop() waits for a cancelled batch, and then for a reload worker.
 constexpr auto kStopBatchBound = 500ms;
 constexpr auto kStopReloadBound = 300ms;
@@ -313,10 +303,15 @@ struct Daemon::Impl {
     update_status();
   }
 
+  // Stop and reload end a batch in flight by emitting terminal cancellation
+  // into it: runner::run_checks and probe::probe_all stop launching, close
+  // what is in flight and return with Pass::cancelled (docs/architecture.md,
+  // the deadline and cancellation contract). A cancelled batch's results are
+  // not recorded: the checks it did not finish are no observation.
   void cancel_batch() {
     if (!batch_in_flight) return;
     batch_cancelled = true;
-    if (kEngineHonoursCancellation) batch_signal.emit(asio::cancellation_type::terminal);
+    batch_signal.emit(asio::cancellation_type::terminal);
   }
 
   // ---- status, summary, watchdog ------------------------------------------------------

@@ -95,7 +95,11 @@ bool Tracking::on_result(std::uint32_t check, const verdict::CheckResult& r, dou
   s.duration_s = static_cast<float>(duration_s);
   const Hard hard_before = s.state.hard;
   const bool flapping_before = s.state.flapping;
-  const auto event = apply(s.state, r.outcome, now, thresholds_);
+  // An empty address of a block (absent: every probe of its pass went
+  // unanswered) is no drift where its group says `absent: ok`; at warning or
+  // critical it counts against the check like any other mismatch.
+  const bool accepted = r.outcome == verdict::Outcome::absent && c.absent == Absent::ok;
+  const auto event = apply(s.state, accepted ? verdict::Outcome::ok : r.outcome, now, thresholds_);
   count(s, +1);
   if (log_->should_log(spdlog::level::debug)) {
     log_->debug("probe {}: {} ({}) in {:.1f} ms, {}; hard {}{}, {} against it", report::event_where(c, s.address),

@@ -10,9 +10,11 @@ target_compile_options(portdrift_warnings INTERFACE
   $<$<BOOL:${PORTDRIFT_WERROR}>:-Werror>
   # GCC 12's flow-sensitive warnings give false positives inside libstdc++ once
   # -O3 (a Release build) inlines vector::insert and string operator+
-  # (-Wrestrict: GCC bug 105329; -Warray-bounds, -Wstringop-overflow: 107852
+  # (-Wrestrict: GCC bug 105329; -Warray-bounds, -Wstringop-overflow,
+  # -Wfree-nonheap-object: 107852
   # and kin). They are still printed, but do not fail a -Werror build.
-  $<$<AND:$<CXX_COMPILER_ID:GNU>,$<BOOL:${PORTDRIFT_WERROR}>>:-Wno-error=restrict -Wno-error=array-bounds -Wno-error=stringop-overflow>)
+  $<$<AND:$<CXX_COMPILER_ID:GNU>,$<BOOL:${PORTDRIFT_WERROR}>>:-Wno-error=restrict -Wno-error=array-bounds -Wno-error=stringop-overflow
+  -Wno-error=free-nonheap-object>)
 
 add_library(portdrift_sanitizers INTERFACE)
 if(PORTDRIFT_SANITIZE)

@@ -64,6 +64,8 @@ Severity severity_of(const CheckResult& r) noexcept {
 
 bool silent(const Observation& o) noexcept { return o.reason == Reason::no_response; }
 
+bool nobody_there(const Observation& o) noexcept { return silent(o) || o.reason == Reason::host_unreach; }
+
 namespace {
 
 using AddressKey = std::pair<std::string_view, std::string_view>;  // host, address probed
@@ -85,7 +87,7 @@ std::size_t mark_absent(std::span<CheckResult> results) {
   for (const auto& r : results) {
     if (r.check == nullptr || r.check->absent == Absent::drift) continue;
     auto [it, fresh] = all_silent.try_emplace(key_of(r), true);
-    it->second = it->second && silent(r.observation);
+    it->second = it->second && nobody_there(r.observation);
   }
   std::size_t absent = 0;
   for (const auto& [key, quiet] : all_silent) absent += quiet ? 1 : 0;

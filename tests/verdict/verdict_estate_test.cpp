@@ -50,6 +50,31 @@ TEST(Absent, OnlyNoResponseIsSilence) {
   }
 }
 
+TEST(Absent, HostUnreachableSaysNobodyIsThereOtherAnswersDoNot) {
+  EXPECT_TRUE(nobody_there(seen(PortState::filtered, Reason::no_response, "")));
+  EXPECT_TRUE(nobody_there(seen(PortState::filtered, Reason::host_unreach, "")));
+  for (auto r : {Reason::syn_ack, Reason::conn_refused, Reason::port_unreach, Reason::admin_prohibited,
+                 Reason::host_prohibited, Reason::net_unreach, Reason::udp_response, Reason::echo_reply,
+                 Reason::local_error, Reason::resolve_failed}) {
+    EXPECT_FALSE(nobody_there(seen(PortState::filtered, r, ""))) << to_string(r);
+  }
+}
+
+TEST(Absent, AnAddressThatARouterCallsUnreachableIsAbsentToo) {
+  const auto a = check("lan/198.18.4.9", "198.18.4.9", Protocol::tcp, 80, Expect::open, Absent::warning);
+  const auto b = check("lan/198.18.4.9", "198.18.4.9", Protocol::tcp, 443, Expect::open, Absent::warning);
+  const auto c = check("lan/198.18.4.10", "198.18.4.10", Protocol::tcp, 80, Expect::open, Absent::warning);
+  std::vector<CheckResult> results = {
+      result(a, seen(PortState::filtered, Reason::host_unreach, "198.18.4.9")),
+      result(b, seen(PortState::filtered, Reason::no_response, "198.18.4.9")),
+      result(c, seen(PortState::filtered, Reason::admin_prohibited, "198.18.4.10")),
+  };
+  EXPECT_EQ(mark_absent(results), 1U);
+  EXPECT_EQ(results[0].outcome, Outcome::absent);
+  EXPECT_EQ(results[1].outcome, Outcome::absent);
+  EXPECT_EQ(results[2].outcome, Outcome::drift);  // a firewall's answer: someone is there
+}
+
 TEST(Absent, AnAddressSilentOnEveryProbeIsAbsentOnce) {
   // Block members: .1 answers one port (RST), .2 answers nothing, .3 answers nothing on tcp but an echo.
   const auto a1 = check("lan/198.18.4.1", "198.18.4.1", Protocol::tcp, 80, Expect::open, Absent::warning);

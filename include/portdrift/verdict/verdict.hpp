@@ -69,10 +69,16 @@ Severity severity_of(const CheckResult& r) noexcept;
 // (not even host-unreach), no UDP reply, no echo reply? A local error is not
 // silence: nothing was learnt about the address.
 bool silent(const Observation& o) noexcept;
+// Silence, or a host unreachable: what an address with no computer on it gives.
+// A router that cannot resolve the address sends ICMP host unreachable, and
+// on a directly connected LAN this machine's own neighbour resolution fails
+// (EHOSTUNREACH) after about 3 s; both say "nobody there", not "a firewall".
+// Every other ICMP error (admin-prohibited, port unreachable, ...) is an answer.
+bool nobody_there(const Observation& o) noexcept;
 
 // The absent rule. Results are grouped by address (host and observation.address);
 // only results whose check has `absent` other than `drift` (members of a group
-// block) take part. An address whose every such result is silent is absent:
+// block) take part. An address whose every such result is nobody_there() is absent:
 // those results get the outcome `absent`, instead of one drift per port.
 // Returns how many addresses were found absent.
 std::size_t mark_absent(std::span<CheckResult> results);

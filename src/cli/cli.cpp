@@ -8,7 +8,6 @@
 #include <optional>
 #include <ostream>
 #include <string>
-#include <unordered_set>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,7 +23,6 @@
 #include "portdrift/daemon/metrics.hpp"
 #include "portdrift/daemon/systemd.hpp"
 #include "portdrift/plan/plan.hpp"
-#include "portdrift/probe/source.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/runner/setup.hpp"
@@ -225,28 +223,6 @@ int do_validate(const Args& a, std::ostream& out) {
   return 0;
 }
 
-// Every source must exist on this machine, checked before anything is
-// probed: --source alone when given (it overrides the file), else each
-// `source:` the topology writes (defaults, hosts, groups), at its file:line.
-Diagnostics check_sources(const Args& a, const config::Topology& topology) {
-  Diagnostics out;
-  if (a.source) {
-    if (auto found = probe::find_source(*a.source); !found.ok()) out.push_back({"--source", {}, "", found.error});
-    return out;
-  }
-  std::unordered_set<std::string> seen;
-  auto check = [&](const std::optional<config::Named>& source) {
-    if (!source || source->value.empty() || !seen.insert(source->value).second) return;
-    if (auto found = probe::find_source(source->value); !found.ok()) {
-      out.push_back({topology.file, source->pos, source->key_path, found.error});
-    }
-  };
-  check(topology.defaults.source);
-  for (const auto& h : topology.hosts) check(h.source);
-  for (const auto& g : topology.groups) check(g.settings.source);
-  return out;
-}
-
 int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   auto l = load(a);
   if (!l.diagnostics.empty()) {
@@ -256,7 +232,7 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
     return kUnknown;
   }
   const auto& plan = l.setup.plan;
-  if (const auto bad = check_sources(a, l.setup.topology); !bad.empty()) {
+  if (const auto bad = runner::check_sources(l.setup.topology, overrides(a)); !bad.empty()) {
     const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
                                      bad.size() == 1 ? " is" : "s are");
     out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));

@@ -336,10 +336,14 @@ struct Daemon::Impl {
       if (steady() <= progress_deadline) {
         notifier.notify("WATCHDOG=1");
         watchdog_silent = false;
-      } else if (!watchdog_silent) {
-        watchdog_silent = true;
-        log->error("the scheduler has not completed a batch or a wait in its expected time; watchdog pings stop "
-                   "so that systemd restarts portdrift");
+      } else {
+        if (!watchdog_silent) {
+          watchdog_silent = true;
+          log->error("the scheduler has not completed a batch or a wait in its expected time; watchdog pings stop "
+                     "so that systemd restarts portdrift");
+        }
+        log->debug("watchdog: ping withheld, {} ms past the scheduler's progress deadline",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(steady() - progress_deadline).count());
       }
       watchdog_timer.expires_after(every);
       auto [ec] = co_await watchdog_timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -518,6 +522,7 @@ void Daemon::stop() { impl_->stop(); }
 int Daemon::exit_code() const noexcept { return impl_->exit_code; }
 bool Daemon::reloading() const noexcept { return impl_->loader.busy(); }
 std::uint64_t Daemon::scheduler_work() const noexcept { return impl_->scheduler.touched(); }
+std::uint64_t Daemon::results() const noexcept { return impl_->stats.results_total; }
 std::string Daemon::metrics_text() const { return impl_->render_metrics(); }
 std::string Daemon::status() const { return impl_->status_line(); }
 std::optional<tcp::endpoint> Daemon::metrics_endpoint() const {

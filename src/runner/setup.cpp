@@ -1,6 +1,9 @@
 #include "portdrift/runner/setup.hpp"
 
+#include <unordered_set>
+
 #include "portdrift/catalog/catalog.hpp"
+#include "portdrift/probe/source.hpp"
 
 namespace portdrift::runner {
 
@@ -33,6 +36,25 @@ SetupResult load_setup(const std::filesystem::path& topology, const std::filesys
   r.setup.engine = engine_options(topo.topology.defaults.probe, overrides);
   r.setup.topology = std::move(topo.topology);
   return r;
+}
+
+Diagnostics check_sources(const config::Topology& topology, const EngineOverrides& overrides) {
+  Diagnostics out;
+  if (overrides.source) {
+    if (auto found = probe::find_source(*overrides.source); !found.ok()) out.push_back({"--source", {}, "", found.error});
+    return out;
+  }
+  std::unordered_set<std::string> seen;
+  auto check = [&](const std::optional<config::Named>& source) {
+    if (!source || source->value.empty() || !seen.insert(source->value).second) return;
+    if (auto found = probe::find_source(source->value); !found.ok()) {
+      out.push_back({topology.file, source->pos, source->key_path, found.error});
+    }
+  };
+  check(topology.defaults.source);
+  for (const auto& h : topology.hosts) check(h.source);
+  for (const auto& g : topology.groups) check(g.settings.source);
+  return out;
 }
 
 }  // namespace portdrift::runner

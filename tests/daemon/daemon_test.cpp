@@ -134,8 +134,11 @@ struct Bed {
     while (!done() && std::chrono::steady_clock::now() < deadline && !io->stopped()) io->run_for(20ms);
     return done();
   }
-  void run_for(std::chrono::milliseconds d) {
-    run_until([] { return false; }, d);
+  // Runs the loop until the daemon has recorded `more` results beyond those
+  // it has now: the event to wait on before saying "nothing else happened".
+  bool run_results(std::uint64_t more, std::chrono::milliseconds timeout = 10s) {
+    const auto target = daemon->results() + more;
+    return run_until([&] { return daemon->results() >= target; }, timeout);
   }
 
   // Scrapes the daemon's endpoint over HTTP while the loop keeps running.
@@ -169,8 +172,9 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   const auto ready = bed.notify->receive();
   EXPECT_TRUE(ready.starts_with("READY=1\nSTATUS=2 checks, 0 drifting")) << ready;
 
-  // Everything as expected: no drift line, and nothing per probe at info level.
-  bed.run_for(2500ms);
+  // Everything as expected over two rounds and a summary: no drift line, and nothing per probe at info level.
+  ASSERT_TRUE(bed.run_results(4));
+  ASSERT_TRUE(bed.run_until([&] { return bed.sink->count_containing("summary: ") > 0; }, 5s));
   EXPECT_TRUE(bed.sink->starting("DRIFT").empty()) << bed.sink->dump();
   EXPECT_EQ(bed.sink->count_containing("probe "), 0U);
   EXPECT_GE(bed.sink->count_containing("summary: 2 checks, 0 drifting"), 1U);
@@ -181,7 +185,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   ASSERT_TRUE(bed.run_until([&] { return !bed.sink->starting("DRIFT ").empty(); }, 6s)) << bed.sink->dump();
   const auto took = std::chrono::steady_clock::now() - dropped_at;
   EXPECT_GE(took, 1s);  // two results one interval apart, never the first one alone
-  bed.run_for(2500ms);
+  ASSERT_TRUE(bed.run_results(4));  // two more rounds: the drift is not announced again
   auto drifts = bed.sink->starting("DRIFT ");
   ASSERT_EQ(drifts.size(), 1U) << bed.sink->dump();
   const auto& d = drifts[0];
@@ -217,7 +221,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   // It comes back: one RESOLVED line.
   bed.open_listener();
   ASSERT_TRUE(bed.run_until([&] { return !bed.sink->starting("RESOLVED ").empty(); }, 6s)) << bed.sink->dump();
-  bed.run_for(2000ms);
+  ASSERT_TRUE(bed.run_results(4));
   const auto resolved = bed.sink->starting("RESOLVED ");
   ASSERT_EQ(resolved.size(), 1U) << bed.sink->dump();
   EXPECT_NE(resolved[0].text.find("expected open, observed open (syn-ack) again; had drifted since "), std::string::npos)
@@ -235,7 +239,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   EXPECT_EQ(bed.sink->count_containing("reload rejected"), 1U) << bed.sink->dump();
   EXPECT_GE(bed.sink->count_containing("topology.yaml:3:5: hosts[0].adress: unknown key"), 1U) << bed.sink->dump();
   const double before = bed.scrape()["portdrift_results_total"];
-  bed.run_for(2000ms);
+  ASSERT_TRUE(bed.run_results(4));
   m = bed.scrape();
   EXPECT_GE(m["portdrift_results_total"], before + 3);  // still probing both checks
   EXPECT_EQ(m["portdrift_config_last_reload_successful"], 0);
@@ -246,7 +250,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   bed.daemon->reload();
   ASSERT_TRUE(bed.run_until([&] { return !bed.daemon->reloading(); }, 5s));
   EXPECT_EQ(bed.sink->count_containing("3 checks (1 new, 0 removed, 2 kept with their state)"), 1U) << bed.sink->dump();
-  bed.run_for(1500ms);
+  ASSERT_TRUE(bed.run_results(3));  // the new plan probed
 
   // Stop: STOPPING=1, the state written with all three checks.
   bed.notify->drain();
@@ -275,7 +279,7 @@ TEST(Daemon, ARestartDoesNotAnnounceAnOngoingDriftAgain) {
   bed.io = std::make_unique<asio::io_context>();
   ASSERT_TRUE(bed.start());
   EXPECT_EQ(bed.sink->count_containing("1 drifting: lo 127.0.0.1 tcp/"), 1U) << bed.sink->dump();
-  bed.run_for(3500ms);
+  ASSERT_TRUE(bed.run_results(6));  // three rounds, more than `confirm`
   EXPECT_TRUE(bed.sink->starting("DRIFT ").empty()) << bed.sink->dump();
   EXPECT_EQ(bed.scrape()["portdrift_checks_drifting"], 1);
   bed.open_listener();
@@ -301,6 +305,29 @@ TEST(Daemon, AnInvalidConfigurationDoesNotStart) {
   EXPECT_EQ(bed.notify->receive(200), "<nothing>");  // never READY
 }
 
+// A source address this machine does not have would fail every probe: the
+// daemon refuses to start on it, and a reload that brings one is rejected
+// with the file:line:column of the `source:` key (issue 10).
+TEST(Daemon, ASourceNotOnThisMachineStopsTheStartAndIsRejectedOnReload) {
+  Bed bed("source");
+  std::ofstream(bed.config) << fmt::format(
+      "defaults: {{interval_s: 1, timeout_ms: 300, retries: 0, source: 198.51.100.77}}\n"
+      "hosts:\n  - {{name: lo, address: 127.0.0.1, checks: [{{protocol: tcp, port: {}, expect: open}}]}}\n",
+      bed.port);
+  EXPECT_FALSE(bed.start());
+  EXPECT_EQ(bed.sink->count_containing("topology.yaml:1:64: defaults.source: "), 1U) << bed.sink->dump();
+  EXPECT_EQ(bed.notify->receive(200), "<nothing>");  // never READY
+
+  Bed good("source-reload");
+  good.write_config();
+  ASSERT_TRUE(good.start());
+  std::ofstream(good.config, std::ios::app) << "    source: 198.51.100.77\n";
+  good.daemon->reload();
+  ASSERT_TRUE(good.run_until([&] { return !good.daemon->reloading(); }, 5s));
+  EXPECT_EQ(good.sink->count_containing("reload rejected"), 1U) << good.sink->dump();
+  EXPECT_EQ(good.sink->count_containing("topology.yaml:9:13: hosts[0].source: "), 1U) << good.sink->dump();
+}
+
 TEST(Daemon, WatchdogPingsFromTheLoopAndDebugLogsEachProbe) {
   Bed bed("watchdog");
   bed.write_config();
@@ -309,11 +336,18 @@ TEST(Daemon, WatchdogPingsFromTheLoopAndDebugLogsEachProbe) {
   o.metrics_listen = "off";
   ASSERT_TRUE(bed.start(spdlog::level::debug, o));
   EXPECT_FALSE(bed.daemon->metrics_endpoint());
-  bed.run_for(1500ms);
-  int pings = 0;
-  for (const auto& d : bed.notify->drain()) pings += d == "WATCHDOG=1" ? 1 : 0;
-  EXPECT_GE(pings, 5);
-  EXPECT_LE(pings, 9);
+  // Six pings, one per interval: never two in one interval (five intervals at least between the first and the last).
+  std::vector<std::chrono::steady_clock::time_point> at;
+  ASSERT_TRUE(bed.run_until(
+      [&] {
+        for (const auto& d : bed.notify->drain()) {
+          if (d == "WATCHDOG=1") at.push_back(std::chrono::steady_clock::now());
+        }
+        return at.size() >= 6;
+      },
+      5s));
+  EXPECT_GE(at.back() - at.front(), 5 * 200ms - 100ms);  // 20 ms of loop turns either side of each ping
+  ASSERT_TRUE(bed.run_results(2));
   EXPECT_GE(bed.sink->count_containing("probe lo 127.0.0.1 tcp/"), 2U) << bed.sink->dump();
 }
 
@@ -325,14 +359,15 @@ TEST(DaemonWatchdog, AStalledSchedulerStopsThePings) {
   auto o = bed.options();
   o.watchdog = 100ms;
   o.fault = Fault::stall_scheduler;
-  ASSERT_TRUE(bed.start(spdlog::level::info, o));
+  ASSERT_TRUE(bed.start(spdlog::level::debug, o));
   ASSERT_TRUE(bed.run_until([&] { return bed.sink->count_containing("watchdog pings stop") > 0; }, 10s))
       << bed.sink->dump();
   int pings = 0;
   for (const auto& d : bed.notify->drain()) pings += d == "WATCHDOG=1" ? 1 : 0;
   EXPECT_GE(pings, 3);  // it pinged while the scheduler was within its window
-  // From now on, silence: five ping intervals and more without one.
-  bed.run_for(600ms);
+  // From now on, silence: five ping times come and each is withheld.
+  ASSERT_TRUE(bed.run_until([&] { return bed.sink->count_containing("watchdog: ping withheld") >= 5; }, 5s))
+      << bed.sink->dump();
   for (const auto& d : bed.notify->drain()) EXPECT_NE(d, "WATCHDOG=1");
   EXPECT_FALSE(bed.io->stopped());  // the loop is fine; systemd kills the process
 }
@@ -365,7 +400,7 @@ TEST(DaemonReload, ReloadsDuringAReloadAreCoalesced) {
       << bed.sink->dump();
   EXPECT_EQ(bed.sink->count_containing("one more follows"), 1U) << bed.sink->dump();
   EXPECT_EQ(bed.sink->count_containing("2 checks (0 new, 0 removed, 2 kept with their state)"), 2U);
-  bed.run_for(200ms);
+  ASSERT_TRUE(bed.run_results(2));  // a round of probing later, no third reload
   EXPECT_EQ(bed.sink->count_containing("reloaded "), 2U);
 }
 
@@ -377,7 +412,6 @@ TEST(DaemonReload, AStopDuringAReloadEndsInBoundedTime) {
   bed.daemon->reload();
   bed.daemon->stop();
   EXPECT_TRUE(bed.run_until([&] { return bed.io->stopped(); }, 1s));
-  bed.run_for(100ms);
   EXPECT_EQ(bed.sink->count_containing("reloaded "), 0U);
   EXPECT_EQ(load_state(bed.state).status, LoadStatus::ok);
 }

@@ -95,6 +95,8 @@ class Daemon {
   [[nodiscard]] bool reloading() const noexcept;
   // The scheduler's heap work since start (see Scheduler::touched).
   [[nodiscard]] std::uint64_t scheduler_work() const noexcept;
+  // Results recorded since start (portdrift_results_total): what tests wait on.
+  [[nodiscard]] std::uint64_t results() const noexcept;
 
   [[nodiscard]] std::string metrics_text() const;
   [[nodiscard]] std::string status() const;  // the STATUS= line: "412 checks, 2 drifting"

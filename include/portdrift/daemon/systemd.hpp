@@ -1,9 +1,8 @@
 #pragma once
 // The two small systemd protocols the daemon speaks, written here rather than
-// taken from libsystemd (see docs/daemon.md): sd_notify() reads its socket
-// only from the process-wide $NOTIFY_SOCKET, so tests could not point each
-// daemon at its own socket, and sd_journal_sendv() sends on a blocking
-// socket, so a slow journald would stall the event loop:
+// taken from libsystemd (see docs/daemon.md): libsystemd's sd_notify() and
+// sd_journal_send() block once the reader's queue is full (measured by
+// bench/notify_block.cpp), and a blocked send would stall the event loop:
 //  - sd_notify: "READY=1", "RELOADING=1", "STOPPING=1", "WATCHDOG=1",
 //    "STATUS=..." datagrams to $NOTIFY_SOCKET (a path, or "@name" for the
 //    abstract namespace);

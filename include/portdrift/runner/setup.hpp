@@ -41,4 +41,11 @@ SetupResult load_setup(const std::filesystem::path& topology, const std::filesys
 
 Options engine_options(const config::ProbeDefaults& defaults, const EngineOverrides& overrides);
 
+// Every source probes would leave from must exist on this machine, checked
+// before anything is probed (by --check, and by the daemon at start and on
+// each reload; not by --validate, which may run elsewhere): --source alone
+// when given (it overrides the file), else each `source:` the topology writes
+// (defaults, hosts, groups), reported at its file:line:column.
+Diagnostics check_sources(const config::Topology& topology, const EngineOverrides& overrides);
+
 }  // namespace portdrift::runner

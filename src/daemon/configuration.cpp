@@ -32,7 +32,7 @@ std::vector<Unit> units_of(const plan::Plan& plan, std::vector<std::uint32_t>& u
 }  // namespace
 
 LoadOutcome load_config(const Options& options, const std::shared_ptr<const Config>& previous) {
-  auto r = runner::load_setup(options.config, options.catalog_dir, options.engine);
+  auto r = runner::load_setup(options.config, options.catalog_dir, options.engine, options.selection);
   if (!r.ok()) return std::move(r.diagnostics);
   auto c = std::make_shared<Config>();
   c->setup = std::move(r.setup);

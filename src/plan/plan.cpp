@@ -492,6 +492,8 @@ class Builder {
                            .label = label_text(label),
                            .group = {},
                            .source = source_text(h),
+                           .from_role = flow != nullptr ? label_text(flow->from) : std::string_view{},
+                           .to_role = flow != nullptr ? label_text(flow->to) : std::string_view{},
                            .payload = extras.payload};
         slot.rank = rank;
         slot.origin = origin;

@@ -64,6 +64,10 @@ struct Check {
   std::string_view label;                // explicit check's name or the flow's component
   std::string_view group;                // the group the host came from; empty for a `hosts:` entry
   std::string_view source;               // address or interface probes leave from; empty: the kernel's choice
+  // The deciding catalog flow's initiator and listener roles ("any" as the catalog writes it);
+  // empty for explicit checks. Labels of the flow matrix (from_role x to_role x vantage).
+  std::string_view from_role;
+  std::string_view to_role;
   // udp: what the probe sends (the registry's choice by default). Never null; immutable and
   // shared by the checks that send the same thing.
   std::shared_ptr<const payloads::Choice> payload = no_payload();

@@ -320,7 +320,8 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   const auto pass = future.get();
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
-  const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration};
+  const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
+                             l.setup.selection.instance()};
   if (a.format == Format::json) {
     report::write_json(view, out);
   } else {

@@ -9,6 +9,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "portdrift/cli/cli.hpp"
@@ -188,6 +189,40 @@ TEST(Cli, ValidateNamesVantageShardAndCoverageGaps) {
   auto bad = cli({"--validate", "-c", fleet, "--shard", "4/3"});
   EXPECT_EQ(bad.code, 3);
   EXPECT_NE(bad.err.find("--shard: '4/3' is not K/N"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, CheckJsonNamesTheVantageShardAndRoles) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor listener(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto path = write("fleet-loopback.yaml", fmt::format(R"(products: [sep-14]
+vantages:
+  here: {{roles: [sep-client]}}
+defaults: {{timeout_ms: 300, retries: 0}}
+hosts:
+  - name: manager
+    address: 127.0.0.1
+    roles: [sepm]
+    checks:
+      - {{protocol: tcp, port: {}, expect: open, name: listener}}
+)", listener.local_endpoint().port()));
+  auto r = cli({"--check", "--format", "json", "-c", path, "--catalog-dir", PORTDRIFT_CATALOG_DIR, "--vantage", "here",
+                "--shard", "1/1"});
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["vantage"], "here");
+  EXPECT_EQ(j["shard"], "1/1");
+  bool explicit_seen = false;
+  bool flow_seen = false;
+  for (const auto& c : j["checks"]) {
+    if (c["label"] == "listener") {
+      explicit_seen = true;
+      EXPECT_FALSE(c.contains("from_role"));
+    } else {
+      flow_seen = flow_seen || c["from_role"] == "sep-client";
+      EXPECT_TRUE(c["from_role"] == "sep-client" || c["from_role"] == "any") << c.dump();  // `any`: e.g. blocked launchers
+      EXPECT_EQ(c["to_role"], "sepm");
+    }
+  }
+  EXPECT_TRUE(explicit_seen && flow_seen) << r.out;
 }
 
 }  // namespace

@@ -220,8 +220,9 @@ void Tracking::render(Exposition& x) const {
     std::string flow;
     for (const auto& id : c.catalog_ids) flow += (flow.empty() ? "" : ",") + id;
     l.emplace_back("flow", std::move(flow));
-    l.emplace_back("from_role", std::string(c.from_role));
-    l.emplace_back("to_role", std::string(c.to_role));
+    const auto& roles = plan_->roles_of(c);
+    l.emplace_back("from_role", std::string(roles.from));
+    l.emplace_back("to_role", std::string(roles.to));
     l.emplace_back("severity", std::string(to_string(c.severity)));  // as configured: alerts route on it
     return l;
   };

@@ -56,9 +56,9 @@ void write_json(const RunView& run, std::ostream& out) {
     if (!o.detail.empty()) item["detail"] = o.detail;
     if (!r.note.empty()) item["note"] = r.note;
     if (!c.group.empty()) item["group"] = c.group;
-    if (!c.from_role.empty()) {
-      item["from_role"] = c.from_role;
-      item["to_role"] = c.to_role;
+    if (const auto& roles = run.plan.roles_of(c); !roles.from.empty()) {
+      item["from_role"] = roles.from;
+      item["to_role"] = roles.to;
     }
     if (c.protocol == Protocol::udp) {
       item["payload"] = c.payload->label;

@@ -159,8 +159,8 @@ TEST(DaemonTracking, AnInstanceLabelsItsEventsAndMetrics) {
   plan::Plan p;
   p.checks = {check("agent7", "198.18.4.7", 10123)};
   p.checks[0].catalog_ids = {"itms-ns-agent-push", "itms-ns-agent-alt"};
-  p.checks[0].from_role = "notification-server";
-  p.checks[0].to_role = "agent";
+  p.roles.push_back(plan::FlowRoles{"notification-server", "agent"});
+  p.checks[0].roles = 1;
   p.checks[0].host = "pc \"7\"\\x";  // escaped as the exposition format says
   tracking.adopt(p, {}, Thresholds{1, 1});
   auto now = WallTime(std::chrono::hours(24 * 365 * 50));

@@ -74,7 +74,7 @@ TEST(Fleet, EachVantagePlansItsOwnFlowsAndTakesItsSource) {
   ASSERT_TRUE(sepm.ok()) << all(sepm.diagnostics);
   const auto flows_to = [](const Plan& p, std::string_view from, std::string_view to) {
     return std::count_if(p.checks.begin(), p.checks.end(),
-                         [&](const Check& c) { return c.from_role == from && c.to_role == to; });
+                         [&](const Check& c) { return p.roles_of(c).from == from && p.roles_of(c).to == to; });
   };
   EXPECT_GT(flows_to(agents.setup.plan, "agent", "notification-server"), 0);
   EXPECT_EQ(flows_to(agents.setup.plan, "sepm", "sql-server"), 0);
@@ -85,11 +85,16 @@ TEST(Fleet, EachVantagePlansItsOwnFlowsAndTakesItsSource) {
   for (const auto& c : agents.setup.plan.checks) {
     EXPECT_EQ(c.source, "");
     if (c.catalog_ids.empty()) {
-      EXPECT_TRUE(c.from_role.empty() && c.to_role.empty()) << key(c);
+      EXPECT_EQ(c.roles, 0) << key(c);
+    } else {
+      EXPECT_FALSE(agents.setup.plan.roles_of(c).to.empty()) << key(c);
     }
   }
   EXPECT_EQ(agents.setup.selection.vantage, "agents");
 }
+
+// The roles ride in what was padding: a 150k-check plan must not grow for them (docs/performance.md).
+TEST(Fleet, RolesCostACheckNoBytes) { EXPECT_LE(sizeof(Check), 152U); }
 
 TEST(Fleet, UnknownOrMissingVantageIsAClearError) {
   const auto unknown = setup(kFleet, pick("dmz"));

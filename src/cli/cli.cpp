@@ -22,6 +22,7 @@
 #include "portdrift/daemon/log.hpp"
 #include "portdrift/daemon/metrics.hpp"
 #include "portdrift/daemon/systemd.hpp"
+#include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
@@ -66,6 +67,11 @@ Options:
   --source SRC        probes leave from this address of this machine, or
                       this interface (needs CAP_NET_RAW); overrides every
                       `source:` of the topology
+  --vantage NAME      probe from this entry of the topology's `vantages:`
+                      (default: $PORTDRIFT_VANTAGE, else `vantage:`); for
+                      --check, --validate and the daemon
+  --shard K/N         run shard K of N of the vantage's checks, split by
+                      target address (see docs/fleet.md)
 
 Daemon options:
   --state-file FILE   where hard states survive restarts (default: the
@@ -92,6 +98,8 @@ struct Args {
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
   std::optional<std::string> state_file, metrics_listen;
   std::optional<std::string> source;
+  std::optional<std::string> vantage;
+  std::optional<plan::Shard> shard;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
   bool daemon_flags = false;  // a daemon-only flag was given
@@ -152,6 +160,14 @@ Args parse(std::span<const std::string_view> args) {
       a.source = std::string(value());
       if (a.source->empty()) throw UsageError{"--source needs an address or an interface name"};
     }
+    else if (flag == "--vantage") {
+      a.vantage = std::string(value());
+      if (a.vantage->empty()) throw UsageError{"--vantage needs the name of an entry of `vantages:`"};
+    } else if (flag == "--shard") {
+      std::string error;
+      a.shard = plan::parse_shard(value(), error);
+      if (!a.shard) throw UsageError{fmt::format("--shard: {}", error)};
+    }
     else if (flag == "--state-file") {
       a.state_file = std::string(value());
       a.daemon_flags = true;
@@ -188,6 +204,9 @@ Args parse(std::span<const std::string_view> args) {
   if (a.source && a.mode != Mode::check) {
     throw UsageError{"--source is for --check (the daemon and --validate take `source:` from the topology)"};
   }
+  if ((a.vantage || a.shard) && a.mode != Mode::check && a.mode != Mode::validate && a.mode != Mode::daemon) {
+    throw UsageError{"--vantage and --shard are for --check, --validate and the daemon"};
+  }
   if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
     throw UsageError{"--check and --validate need a topology: -c FILE"};
   }
@@ -198,9 +217,23 @@ runner::EngineOverrides overrides(const Args& a) {
   return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source};
 }
 
+// --vantage wins over PORTDRIFT_VANTAGE, so one unit file can carry the variable everywhere and a
+// shell on one machine can still try another vantage.
+runner::Selection selection(const Args& a) {
+  runner::Selection s;
+  if (a.vantage) {
+    s.vantage = *a.vantage;
+  } else if (const char* v = std::getenv("PORTDRIFT_VANTAGE"); v != nullptr) {
+    s.vantage = v;
+  }
+  s.shard = a.shard;
+  s.vantage_required = a.mode != Mode::validate;
+  return s;
+}
+
 runner::SetupResult load(const Args& a) {
   const auto dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
-  return runner::load_setup(*a.config, dir, overrides(a));
+  return runner::load_setup(*a.config, dir, overrides(a), selection(a));
 }
 
 std::string problems_summary(const Diagnostics& d, const std::string& file) {
@@ -218,8 +251,19 @@ int do_validate(const Args& a, std::ostream& out) {
   if (a.verbose) {
     for (const auto& n : l.notes) out << "note: " << format(n) << '\n';
   }
-  out << fmt::format("{}: OK: {} hosts, {} checks from this vantage point, {} catalog flows not probed\n", *a.config,
-                     l.setup.plan.host_count, l.setup.plan.checks.size(), l.setup.plan.skipped.size());
+  // Coverage gaps do not stop a run: the file is OK, with warnings to read.
+  for (const auto& w : l.warnings) out << "warning: " << format(w) << '\n';
+  const auto& sel = l.setup.selection;
+  const std::string from = sel.vantage.empty() ? "this vantage point" : fmt::format("vantage {}", sel.vantage);
+  const std::string shard = sel.shard ? fmt::format(" (shard {}: {} of the vantage's {})", plan::to_string(*sel.shard),
+                                                    l.setup.plan.checks.size(), l.setup.vantage_checks)
+                                      : std::string();
+  const std::string warned = l.warnings.empty() ? std::string()
+                                                : fmt::format(", {} warning{}", l.warnings.size(),
+                                                              l.warnings.size() == 1 ? "" : "s");
+  out << fmt::format("{}: OK: {} hosts, {} checks from {}{}, {} catalog flows not probed{}\n", *a.config,
+                     l.setup.plan.host_count, l.setup.plan.checks.size(), from, shard, l.setup.plan.skipped.size(),
+                     warned);
   return 0;
 }
 
@@ -252,7 +296,8 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   const auto pass = future.get();
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
-  const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration};
+  const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
+                             l.setup.selection.instance()};
   if (a.format == Format::json) {
     report::write_json(view, out);
   } else {
@@ -267,6 +312,7 @@ int do_daemon(const Args& a) {
   o.config = *a.config;
   o.catalog_dir = a.catalog_dir ? std::filesystem::path(*a.catalog_dir) : default_catalog_dir();
   o.engine = overrides(a);
+  o.selection = selection(a);
   if (a.state_file) o.state_file = std::filesystem::path(*a.state_file);
   if (const char* dir = std::getenv("STATE_DIRECTORY"); dir != nullptr && *dir != '\0') {
     const std::string_view d(dir);

@@ -1,6 +1,7 @@
 #include "portdrift/config/topology.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <set>
 #include <unordered_map>
@@ -103,14 +104,45 @@ void read_daemon(YamlReader& r, const Node& node, DaemonSettings& d) {
   set_uint(r, *m, "summary_interval_s", path, d.summary_interval_s, 1, 86'400);
 }
 
-void read_vantage(YamlReader& r, const Node& node, Vantage& v) {
-  auto m = r.mapping(node, "vantage", {"host", "roles"});
+// `vantage:` (path "vantage") or one entry of `vantages:`, which may also name a `source`.
+void read_vantage(YamlReader& r, const Node& node, const std::string& path, Vantage& v,
+                  std::optional<Named>* source = nullptr) {
+  auto m = source != nullptr ? r.mapping(node, path, {"host", "roles", "source"}) : r.mapping(node, path, {"host", "roles"});
   if (!m) return;
   if (auto n = m->get("host")) {
-    if (auto s = r.string(*n, "vantage.host")) v.host = Named{*s, YamlReader::pos(*n), "vantage.host"};
+    const auto hpath = join_path(path, "host");
+    if (auto s = r.string(*n, hpath)) v.host = Named{*s, YamlReader::pos(*n), hpath};
   }
-  if (auto n = m->get("roles")) v.roles = named_list(r, *n, "vantage.roles");
-  if (!v.host && v.roles.empty()) r.error(node, "vantage", "needs `host` (a host of `hosts`) or `roles`, or both");
+  if (auto n = m->get("roles")) v.roles = named_list(r, *n, join_path(path, "roles"));
+  if (source != nullptr) {
+    if (auto n = m->get("source")) *source = read_source(r, *n, join_path(path, "source"));
+  }
+  if (!v.host && v.roles.empty()) r.error(node, path, "needs `host` (a host of `hosts`) or `roles`, or both");
+}
+
+// A vantage's name goes into metric labels, journal fields and PORTDRIFT_VANTAGE: plain characters only.
+bool vantage_name_ok(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
+  });
+}
+
+void read_vantages(YamlReader& r, const Node& node, Topology& t) {
+  auto m = r.any_mapping(node, "vantages");
+  if (!m) return;
+  t.vantages_pos = YamlReader::pos(node);
+  if (m->entries().empty()) r.error(node, "vantages", "is empty; name at least one vantage, or leave the key out");
+  for (const auto& e : m->entries()) {
+    const std::string path = join_path("vantages", e.key);
+    if (!vantage_name_ok(e.key)) {
+      r.error(e.key_node, path, fmt::format("'{}': a vantage name is 1-64 letters, digits, '-', '_' or '.'", e.key));
+      continue;
+    }
+    NamedVantage v;
+    v.name = Named{e.key, YamlReader::pos(e.key_node), path};
+    read_vantage(r, e.value, path, v.vantage, &v.source);
+    t.vantages.push_back(std::move(v));
+  }
 }
 
 std::optional<Silence> read_silence(YamlReader& r, const Node& n, const std::string& path) {
@@ -469,11 +501,12 @@ void read_limits(YamlReader& r, const Node& node, Limits& l) {
 
 void read_root(YamlReader& r, const Node& root, Topology& t) {
   auto m = r.mapping(root, "",
-                     {"version", "products", "vantage", "defaults", "daemon", "flows", "hosts", "groups", "limits"});
+                     {"version", "products", "vantage", "vantages", "defaults", "daemon", "flows", "hosts", "groups", "limits"});
   if (!m) return;
   if (auto n = m->get("version")) r.integer(*n, "version", 1, 1);
   if (auto n = m->get("products")) t.products = named_list(r, *n, "products");
-  if (auto n = m->get("vantage")) read_vantage(r, *n, t.vantage);
+  if (auto n = m->get("vantage")) read_vantage(r, *n, "vantage", t.vantage);
+  if (auto n = m->get("vantages")) read_vantages(r, *n, t);
   if (auto n = m->get("defaults")) read_defaults(r, *n, t.defaults);
   if (auto n = m->get("daemon")) read_daemon(r, *n, t.daemon);
   if (auto n = m->get("flows")) read_flows(r, *n, t.flows);

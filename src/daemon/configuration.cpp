@@ -32,7 +32,7 @@ std::vector<Unit> units_of(const plan::Plan& plan, std::vector<std::uint32_t>& u
 }  // namespace
 
 LoadOutcome load_config(const Options& options, const std::shared_ptr<const Config>& previous) {
-  auto r = runner::load_setup(options.config, options.catalog_dir, options.engine);
+  auto r = runner::load_setup(options.config, options.catalog_dir, options.engine, options.selection);
   if (!r.ok()) return std::move(r.diagnostics);
   // A source that is not on this machine would fail every probe: refused at start and on reload.
   if (auto bad = runner::check_sources(r.setup.topology, options.engine); !bad.empty()) return bad;

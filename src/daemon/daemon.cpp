@@ -87,7 +87,7 @@ void release_freed_memory() { ::malloc_trim(0); }
 struct Daemon::Impl {
   Impl(asio::io_context& io_, Options o, std::shared_ptr<spdlog::logger> l)
       : io(io_), options(std::move(o)), log(std::move(l)), notifier(options.notify_socket),
-        scheduler(options.seed != 0 ? options.seed : std::random_device{}()), tracking(log),
+        scheduler(options.seed != 0 ? options.seed : std::random_device{}()), tracking(log, options.selection.instance()),
         loader(io_.get_executor()), wake(io_), stall(io_), watchdog_timer(io_), summary_timer(io_),
         stop_deadline(io_) {}
 
@@ -359,9 +359,9 @@ struct Daemon::Impl {
       if (ec || stopping) co_return;
       const auto c = tracking.counts();
       log->info("summary: {} checks, {} drifting, {} flapping, {} not probed (errors); {} results in the last {} s, "
-                "scheduler lag max {:.0f} ms",
+                "scheduler lag max {:.0f} ms{}",
                 c.checks, c.drifting, c.flapping, c.errors, stats.results_since_summary, every.count(),
-                stats.max_lag_since_summary_s * 1e3);
+                stats.max_lag_since_summary_s * 1e3, report::instance_suffix(tracking.instance()));
       stats.results_since_summary = 0;
       stats.max_lag_since_summary_s = 0;
     }
@@ -415,9 +415,9 @@ struct Daemon::Impl {
     apply(std::move(next));
     restore_state();
     if (dirty) write_state();
-    log->info("started: {} checks, interval {} s (hosts may set their own), confirm {}, clear {}; metrics {}; "
+    log->info("started: {} checks{}, interval {} s (hosts may set their own), confirm {}, clear {}; metrics {}; "
               "state {}",
-              tracking.counts().checks, interval_s, thresholds.confirm, thresholds.clear,
+              tracking.counts().checks, report::instance_suffix(tracking.instance()), interval_s, thresholds.confirm, thresholds.clear,
               metrics ? fmt::format("on http://{}/metrics", endpoint_text(metrics->local_endpoint())) : "off",
               state_file ? state_file->string() : "not kept");
     if (metrics) metrics->start();

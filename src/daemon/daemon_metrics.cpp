@@ -7,6 +7,11 @@ namespace portdrift::daemon {
 
 std::string render_metrics(const DaemonStats& s, const Tracking& tracking) {
   Exposition x;
+  // Every sample names the instance, so that one Prometheus can tell a fleet's vantages and shards apart.
+  Exposition::Labels instance;
+  if (!tracking.instance().vantage.empty()) instance.emplace_back("vantage", tracking.instance().vantage);
+  if (!tracking.instance().shard.empty()) instance.emplace_back("shard", tracking.instance().shard);
+  x.constant_labels(std::move(instance));
   const auto c = tracking.counts();
   const auto& e = tracking.events();
   const auto one = [&x](std::string_view name, std::string_view type, std::string_view help, double value) {

@@ -8,6 +8,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
@@ -158,12 +159,14 @@ void Exposition::family(std::string_view name, std::string_view type, std::strin
 
 void Exposition::sample(std::string_view name, const Labels& labels, double value) {
   text_ += name;
-  if (!labels.empty()) {
+  if (!labels.empty() || !constant_.empty()) {
     text_ += '{';
     bool first = true;
-    for (const auto& [k, v] : labels) {
-      text_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", k, escape_label(v));
-      first = false;
+    for (const Labels* set : std::initializer_list<const Labels*>{&constant_, &labels}) {
+      for (const auto& [k, v] : *set) {
+        text_ += fmt::format("{}{}=\"{}\"", first ? "" : ",", k, escape_label(v));
+        first = false;
+      }
     }
     text_ += '}';
   }

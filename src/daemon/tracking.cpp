@@ -123,6 +123,7 @@ void Tracking::announce(const Slot& s, const plan::Check& c, Severity severity, 
   v.flap_percent = e.flap_percent;
   v.flap_window = kFlapWindow;
   v.settled_as_drift = e.hard == Hard::drift;
+  v.instance = &instance_;
   auto level = spdlog::level::info;
   switch (e.kind) {
     case EventKind::drift:
@@ -215,6 +216,14 @@ void Tracking::render(Exposition& x) const {
                          {"port", std::to_string(c.port)},
                          {"expected", std::string(to_string(c.expect))}};
     if (with_observed) l.emplace_back("observed", s.has_result ? std::string(to_string(s.observed)) : "none");
+    // The flow matrix's coordinates: which documented flow(s), from which role to which.
+    std::string flow;
+    for (const auto& id : c.catalog_ids) flow += (flow.empty() ? "" : ",") + id;
+    l.emplace_back("flow", std::move(flow));
+    const auto& roles = plan_->roles_of(c);
+    l.emplace_back("from_role", std::string(roles.from));
+    l.emplace_back("to_role", std::string(roles.to));
+    l.emplace_back("severity", std::string(to_string(c.severity)));  // as configured: alerts route on it
     return l;
   };
   x.family("portdrift_check_drifting", "gauge",

@@ -486,6 +486,7 @@ class Builder {
                            .interval_s = h.interval_s.value_or(t_.defaults.schedule.interval_s),
                            .family = h.address_family.value_or(t_.defaults.address_family),
                            .absent = Absent::drift,
+                           .roles = flow != nullptr ? roles_index(*flow) : std::uint16_t{0},
                            .host = {},
                            .target = s.targets[a],
                            .catalog_ids = std::move(ids),
@@ -506,6 +507,16 @@ class Builder {
   std::string_view label_text(const std::string& label) {
     auto [it, fresh] = labels_.try_emplace(label);
     if (fresh) it->second = text_->add(label);
+    return it->second;
+  }
+
+  // The flow's roles as a Plan::roles index, one entry per distinct pair (a catalog has a few hundred).
+  std::uint16_t roles_index(const catalog::Flow& f) {
+    auto [it, fresh] = roles_index_.try_emplace(std::make_pair(f.from, f.to), std::uint16_t{0});
+    if (fresh) {
+      it->second = static_cast<std::uint16_t>(result_.plan.roles.size());
+      result_.plan.roles.push_back(FlowRoles{label_text(f.from), label_text(f.to)});
+    }
     return it->second;
   }
 
@@ -861,6 +872,7 @@ class Builder {
   std::unordered_map<std::uint16_t, ChoicePtr> default_payloads_;
   std::shared_ptr<TextStore> text_ = std::make_shared<TextStore>();
   std::unordered_map<std::string, std::string_view> labels_;
+  std::map<std::pair<std::string, std::string>, std::uint16_t> roles_index_;
   std::vector<Slot> host_slots_;                                 // the current subject's checks
   std::unordered_map<std::uint64_t, std::uint32_t> host_index_;  // key -> host_slots_ index
   // Who is which host (identify_hosts).

@@ -33,6 +33,13 @@ std::string human_duration(std::chrono::seconds d) {
   return fmt::format("{}d{:02}h", s / 86400, (s % 86400) / 3600);
 }
 
+std::string instance_suffix(const plan::Instance& i) {
+  if (i.vantage.empty() && i.shard.empty()) return {};
+  if (i.shard.empty()) return fmt::format(" (vantage {})", i.vantage);
+  if (i.vantage.empty()) return fmt::format(" (shard {})", i.shard);
+  return fmt::format(" (vantage {}, shard {})", i.vantage, i.shard);
+}
+
 std::string event_where(const plan::Check& c, std::string_view address) {
   if (address.empty() || address == c.target) {
     return fmt::format("{} {} {}/{}", c.host, c.target, to_string(c.protocol), c.port);
@@ -92,6 +99,11 @@ EventLine event_line(const EventView& e) {
       {"PORTDRIFT_SEVERITY", std::string(to_string(e.severity))},
       {"PORTDRIFT_CATALOG_IDS", join_ids(c.catalog_ids)},
   };
+  if (e.instance != nullptr) {
+    line.text += instance_suffix(*e.instance);
+    if (!e.instance->vantage.empty()) line.fields.emplace_back("PORTDRIFT_VANTAGE", e.instance->vantage);
+    if (!e.instance->shard.empty()) line.fields.emplace_back("PORTDRIFT_SHARD", e.instance->shard);
+  }
   return line;
 }
 

@@ -25,6 +25,8 @@ void write_json(const RunView& run, std::ostream& out) {
         {"absent", s.absent},
         {"skipped", run.plan.skipped.size()}}},
       {"duration_ms", static_cast<double>(run.duration.count()) / 1000.0},
+      {"vantage", run.instance.vantage.empty() ? json(nullptr) : json(run.instance.vantage)},
+      {"shard", run.instance.shard.empty() ? json(nullptr) : json(run.instance.shard)},
   };
   std::string text = head.dump(2);
   text.pop_back();  // reopen the object: "\n}" -> "\n"
@@ -54,6 +56,10 @@ void write_json(const RunView& run, std::ostream& out) {
     if (!o.detail.empty()) item["detail"] = o.detail;
     if (!r.note.empty()) item["note"] = r.note;
     if (!c.group.empty()) item["group"] = c.group;
+    if (const auto& roles = run.plan.roles_of(c); !roles.from.empty()) {
+      item["from_role"] = roles.from;
+      item["to_role"] = roles.to;
+    }
     if (c.protocol == Protocol::udp) {
       item["payload"] = c.payload->label;
       item["silence"] = to_string(c.silence);

@@ -19,22 +19,31 @@ Options engine_options(const config::ProbeDefaults& d, const EngineOverrides& e)
 }
 
 SetupResult load_setup(const std::filesystem::path& topology, const std::filesystem::path& catalog_dir,
-                       const EngineOverrides& overrides) {
+                       const EngineOverrides& overrides, const Selection& selection) {
   SetupResult r;
   auto cat = catalog::load_catalog(catalog_dir);
   auto topo = config::load_topology(topology.string());
   r.diagnostics = std::move(cat.diagnostics);
   r.diagnostics.insert(r.diagnostics.end(), topo.diagnostics.begin(), topo.diagnostics.end());
+  auto& t = topo.topology;
+  auto chosen = plan::select_vantage(t, selection.vantage, selection.vantage_required);
+  r.diagnostics.insert(r.diagnostics.end(), chosen.begin(), chosen.end());
   // Plan-level checks (roles, products, overrides) need both files readable.
-  const bool topology_read = !topo.topology.hosts.empty() || !topo.topology.groups.empty();
+  const bool topology_read = !t.hosts.empty() || !t.groups.empty();
   if (topology_read && !cat.catalog.products.empty()) {
-    auto p = plan::build_plan(topo.topology, cat.catalog);
+    auto p = plan::build_plan(t, cat.catalog);
     r.diagnostics.insert(r.diagnostics.end(), p.diagnostics.begin(), p.diagnostics.end());
+    auto coverage = plan::vantage_coverage(t, cat.catalog, selection.vantage);
+    r.diagnostics.insert(r.diagnostics.end(), coverage.errors.begin(), coverage.errors.end());
+    r.warnings = std::move(coverage.warnings);
     r.notes = std::move(p.notes);
     r.setup.plan = std::move(p.plan);
   }
-  r.setup.engine = engine_options(topo.topology.defaults.probe, overrides);
-  r.setup.topology = std::move(topo.topology);
+  r.setup.vantage_checks = r.setup.plan.checks.size();
+  if (selection.shard) plan::keep_shard(r.setup.plan, *selection.shard);
+  r.setup.selection = selection;
+  r.setup.engine = engine_options(t.defaults.probe, overrides);
+  r.setup.topology = std::move(t);
   return r;
 }
 

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "portdrift/cli/cli.hpp"
@@ -151,6 +153,76 @@ TEST(Cli, CheckExitCodesOnLoopback) {
   EXPECT_EQ(doc["status"], "CRITICAL");
   EXPECT_EQ(doc["checks"][0]["observed"], "closed");
   EXPECT_EQ(doc["checks"][0]["reason"], "conn-refused");
+}
+
+// A fleet: one topology, a vantage per instance (flag or PORTDRIFT_VANTAGE), shards.
+TEST(Cli, ValidateNamesVantageShardAndCoverageGaps) {
+  const std::string fleet = std::string(PORTDRIFT_TEST_DATA_DIR) + "/fleet-topology.yaml";
+  ::unsetenv("PORTDRIFT_VANTAGE");
+  auto whole = cli({"--validate", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  EXPECT_EQ(whole.code, 0) << whole.out;
+  EXPECT_NE(whole.out.find("warning: " + fleet + ":7:3: vantages: nobody checks tcp/52030 package-server -> agent (flow "
+                           "itms-ps-multicast-tcp; declared vantages: agents, ns, sepm)\n"),
+            std::string::npos)
+      << whole.out;
+  EXPECT_NE(whole.out.find(" warnings\n"), std::string::npos) << whole.out;
+  auto shard = cli({"--validate", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR, "--vantage", "ns", "--shard",
+                    "2/3"});
+  EXPECT_EQ(shard.code, 0) << shard.out;
+  EXPECT_NE(shard.out.find("checks from vantage ns (shard 2/3: "), std::string::npos) << shard.out;
+  // The environment picks a vantage for one unit file everywhere; the flag wins over it.
+  ::setenv("PORTDRIFT_VANTAGE", "sepm", 1);
+  auto env = cli({"--validate", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  auto flag = cli({"--validate", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR, "--vantage", "agents"});
+  ::setenv("PORTDRIFT_VANTAGE", "dmz", 1);
+  auto unknown = cli({"--validate", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  ::unsetenv("PORTDRIFT_VANTAGE");
+  EXPECT_NE(env.out.find("checks from vantage sepm,"), std::string::npos) << env.out;
+  EXPECT_NE(flag.out.find("checks from vantage agents,"), std::string::npos) << flag.out;
+  EXPECT_EQ(unknown.code, 3);
+  EXPECT_NE(unknown.out.find("unknown vantage 'dmz' (declared: agents, ns, sepm)"), std::string::npos) << unknown.out;
+  // --check must know where it stands.
+  auto check = cli({"--check", "-c", fleet, "--catalog-dir", PORTDRIFT_CATALOG_DIR});
+  EXPECT_EQ(check.code, 3);
+  EXPECT_NE(check.out.find("pick one with --vantage NAME or PORTDRIFT_VANTAGE"), std::string::npos) << check.out;
+  EXPECT_EQ(cli({"--catalog", "--vantage", "ns"}).code, 3);
+  auto bad = cli({"--validate", "-c", fleet, "--shard", "4/3"});
+  EXPECT_EQ(bad.code, 3);
+  EXPECT_NE(bad.err.find("--shard: '4/3' is not K/N"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, CheckJsonNamesTheVantageShardAndRoles) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor listener(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const auto path = write("fleet-loopback.yaml", fmt::format(R"(products: [sep-14]
+vantages:
+  here: {{roles: [sep-client]}}
+defaults: {{timeout_ms: 300, retries: 0}}
+hosts:
+  - name: manager
+    address: 127.0.0.1
+    roles: [sepm]
+    checks:
+      - {{protocol: tcp, port: {}, expect: open, name: listener}}
+)", listener.local_endpoint().port()));
+  auto r = cli({"--check", "--format", "json", "-c", path, "--catalog-dir", PORTDRIFT_CATALOG_DIR, "--vantage", "here",
+                "--shard", "1/1"});
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["vantage"], "here");
+  EXPECT_EQ(j["shard"], "1/1");
+  bool explicit_seen = false;
+  bool flow_seen = false;
+  for (const auto& c : j["checks"]) {
+    if (c["label"] == "listener") {
+      explicit_seen = true;
+      EXPECT_FALSE(c.contains("from_role"));
+    } else {
+      flow_seen = flow_seen || c["from_role"] == "sep-client";
+      EXPECT_TRUE(c["from_role"] == "sep-client" || c["from_role"] == "any") << c.dump();  // `any`: e.g. blocked launchers
+      EXPECT_EQ(c["to_role"], "sepm");
+    }
+  }
+  EXPECT_TRUE(explicit_seen && flow_seen) << r.out;
 }
 
 }  // namespace

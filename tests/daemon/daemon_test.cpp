@@ -153,7 +153,9 @@ struct Bed {
   }
 
   std::string series(std::string_view name, std::uint16_t p, std::string_view expected, std::string_view observed) const {
-    return fmt::format("{}{{host=\"lo\",address=\"127.0.0.1\",protocol=\"tcp\",port=\"{}\",expected=\"{}\",observed=\"{}\"}}",
+    // Explicit checks: no flow, no roles.
+    return fmt::format("{}{{host=\"lo\",address=\"127.0.0.1\",protocol=\"tcp\",port=\"{}\",expected=\"{}\",observed=\"{}\","
+                       "flow=\"\",from_role=\"\",to_role=\"\",severity=\"critical\"}}",
                        name, p, expected, observed);
   }
 };
@@ -215,7 +217,7 @@ TEST(Daemon, TellsTheStoryOfOneDriftReloadsAndStops) {
   EXPECT_LT(m["portdrift_scheduler_lag_seconds"], 0.5);
   EXPECT_TRUE(m.contains(
       fmt::format("portdrift_check_probe_duration_seconds{{host=\"lo\",address=\"127.0.0.1\",protocol=\"tcp\",port=\"{}\","
-                  "expected=\"open\"}}",
+                  "expected=\"open\",flow=\"\",from_role=\"\",to_role=\"\",severity=\"critical\"}}",
                   bed.port)));
 
   // It comes back: one RESOLVED line.
@@ -326,6 +328,41 @@ TEST(Daemon, ASourceNotOnThisMachineStopsTheStartAndIsRejectedOnReload) {
   ASSERT_TRUE(good.run_until([&] { return !good.daemon->reloading(); }, 5s));
   EXPECT_EQ(good.sink->count_containing("reload rejected"), 1U) << good.sink->dump();
   EXPECT_EQ(good.sink->count_containing("topology.yaml:9:13: hosts[0].source: "), 1U) << good.sink->dump();
+}
+
+// One instance of a fleet: its vantage and shard in the started line, the DRIFT line, the journal
+// fields and every metric sample; an unknown vantage does not start and names the declared ones.
+TEST(Daemon, AFleetInstanceNamesItsVantageAndShard) {
+  Bed bed("fleet");
+  bed.write_config();
+  std::ofstream(bed.config, std::ios::app) << "vantages:\n  here: {roles: [agent]}\n  there: {roles: [sepm]}\n";
+  auto o = bed.options();
+  o.selection.vantage = "here";
+  o.selection.shard = plan::Shard{1, 1};
+  ASSERT_TRUE(bed.start(spdlog::level::info, o)) << bed.sink->dump();
+  EXPECT_EQ(bed.sink->count_containing("started: 2 checks (vantage here, shard 1/1), "), 1U) << bed.sink->dump();
+  bed.close_listener();
+  ASSERT_TRUE(bed.run_until([&] { return !bed.sink->starting("DRIFT ").empty(); }, 6s)) << bed.sink->dump();
+  const auto d = bed.sink->starting("DRIFT ").at(0);
+  EXPECT_TRUE(d.text.ends_with("[web] (vantage here, shard 1/1)")) << d.text;
+  EXPECT_EQ(d.field("PORTDRIFT_VANTAGE"), "here");
+  EXPECT_EQ(d.field("PORTDRIFT_SHARD"), "1/1");
+  auto m = bed.scrape();
+  EXPECT_EQ(m["portdrift_checks{vantage=\"here\",shard=\"1/1\"}"], 2);
+  EXPECT_EQ(m[fmt::format("portdrift_check_drifting{{vantage=\"here\",shard=\"1/1\",host=\"lo\",address=\"127.0.0.1\","
+                          "protocol=\"tcp\",port=\"{}\",expected=\"open\",observed=\"closed\",flow=\"\",from_role=\"\","
+                          "to_role=\"\",severity=\"critical\"}}",
+                          bed.port)],
+            1);
+  bed.daemon.reset();
+
+  Bed other("fleet-unknown");
+  other.write_config();
+  std::ofstream(other.config, std::ios::app) << "vantages:\n  here: {roles: [agent]}\n";
+  auto u = other.options();
+  u.selection.vantage = "dmz";
+  EXPECT_FALSE(other.start(spdlog::level::info, u));
+  EXPECT_GE(other.sink->count_containing("unknown vantage 'dmz' (declared: here)"), 1U) << other.sink->dump();
 }
 
 TEST(Daemon, WatchdogPingsFromTheLoopAndDebugLogsEachProbe) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/daemon_metrics.hpp"
 #include "portdrift/daemon/metrics.hpp"
 #include "portdrift/daemon/tracking.hpp"
 #include "recording_sink.hpp"
@@ -127,7 +128,8 @@ TEST(DaemonTracking, AdoptingANewPlanKeepsTheStatesOfKeptChecks) {
   Exposition x;
   f.tracking.render(x);
   EXPECT_NE(x.text().find("portdrift_check_drifting{host=\"b\",address=\"198.18.0.2\",protocol=\"tcp\",port=\"2\","
-                          "expected=\"open\",observed=\"closed\"} 1"),
+                          "expected=\"open\",observed=\"closed\",flow=\"\",from_role=\"\",to_role=\"\","
+                          "severity=\"critical\"} 1"),
             std::string::npos)
       << x.text();
 }
@@ -146,6 +148,42 @@ TEST(DaemonTracking, FlappingIsCountedAsItComesAndGoes) {
   EXPECT_EQ(f.tracking.counts().flapping, 0U);
   EXPECT_EQ(f.sink->starting("FLAPPING STOPPED ").size(), 1U);
   EXPECT_TRUE(f.sink->starting("DRIFT ").empty());
+}
+
+// A fleet instance names itself: in event lines, journal fields and every metric sample; per-check
+// samples carry the flow matrix's coordinates (flow ids, from_role, to_role).
+TEST(DaemonTracking, AnInstanceLabelsItsEventsAndMetrics) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto log = std::make_shared<spdlog::logger>("portdrift", sink);
+  Tracking tracking(log, plan::Instance{"ns", "2/3"});
+  plan::Plan p;
+  p.checks = {check("agent7", "198.18.4.7", 10123)};
+  p.checks[0].catalog_ids = {"itms-ns-agent-push", "itms-ns-agent-alt"};
+  p.roles.push_back(plan::FlowRoles{"notification-server", "agent"});
+  p.checks[0].roles = 1;
+  p.checks[0].host = "pc \"7\"\\x";  // escaped as the exposition format says
+  tracking.adopt(p, {}, Thresholds{1, 1});
+  auto now = WallTime(std::chrono::hours(24 * 365 * 50));
+  tracking.on_result(0, result(p.checks[0], PortState::closed, Reason::conn_refused), 0.001, now);
+  const auto drifts = sink->starting("DRIFT ");
+  ASSERT_EQ(drifts.size(), 1U);
+  EXPECT_TRUE(drifts[0].text.ends_with("[itms-ns-agent-push,itms-ns-agent-alt] (vantage ns, shard 2/3)"))
+      << drifts[0].text;
+  EXPECT_EQ(drifts[0].field("PORTDRIFT_VANTAGE"), "ns");
+  EXPECT_EQ(drifts[0].field("PORTDRIFT_SHARD"), "2/3");
+  const auto text = render_metrics(DaemonStats{}, tracking);
+  EXPECT_NE(text.find("portdrift_checks{vantage=\"ns\",shard=\"2/3\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("portdrift_check_drifting{vantage=\"ns\",shard=\"2/3\",host=\"pc \\\"7\\\"\\\\x\","
+                      "address=\"198.18.4.7\",protocol=\"tcp\",port=\"10123\",expected=\"open\",observed=\"closed\","
+                      "flow=\"itms-ns-agent-push,itms-ns-agent-alt\",from_role=\"notification-server\","
+                      "to_role=\"agent\",severity=\"critical\"} 1\n"),
+            std::string::npos)
+      << text;
+  // Without a vantage or shard, no instance labels and no suffix.
+  Fixture f;
+  f.plan.checks = {check("a", "198.18.0.1", 1)};
+  f.tracking.adopt(f.plan, {}, Thresholds{1, 1});
+  EXPECT_NE(render_metrics(DaemonStats{}, f.tracking).find("portdrift_checks 1\n"), std::string::npos);
 }
 
 }  // namespace

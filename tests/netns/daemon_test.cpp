@@ -283,10 +283,10 @@ TEST_F(NetnsDaemon, DriftAndResolvedOnceEachReloadAndStopAsSystemdDoes) {
 
   auto m = scrape(9617);
   EXPECT_EQ(m["portdrift_check_drifting{host=\"target\",address=\"198.18.1.1\",protocol=\"tcp\",port=\"22001\","
-              "expected=\"open\",observed=\"filtered\"}"],
+              "expected=\"open\",observed=\"filtered\",flow=\"\",from_role=\"\",to_role=\"\",severity=\"critical\"}"],
             1);
   EXPECT_EQ(m["portdrift_check_drifting{host=\"target\",address=\"198.18.1.1\",protocol=\"tcp\",port=\"22002\","
-              "expected=\"open\",observed=\"open\"}"],
+              "expected=\"open\",observed=\"open\",flow=\"\",from_role=\"\",to_role=\"\",severity=\"critical\"}"],
             0);
   EXPECT_EQ(m["portdrift_checks_drifting"], 1);
   EXPECT_EQ(m["portdrift_drift_events_total"], 1);

@@ -51,7 +51,7 @@ struct Fixture {
                {&plan.checks[1], open, verdict::Outcome::drift},
                {&plan.checks[2], open, verdict::Outcome::ok}};
   }
-  RunView view() { return RunView{results, plan, verdict::summarize(results), std::chrono::microseconds(1'500'000)}; }
+  RunView view() { return RunView{results, plan, verdict::summarize(results), std::chrono::microseconds(1'500'000), {}}; }
 };
 
 TEST(Report, PerfdataFollowsThePluginGuidelines) {
@@ -105,6 +105,18 @@ TEST(Report, JsonHasTheDocumentedFields) {
   EXPECT_EQ(doc["skipped"][0]["ports"], "52028");
 }
 
+// A fleet instance's result says which vantage and shard it was, so results can be merged later.
+TEST(Report, JsonNamesTheVantageAndShard) {
+  Fixture f;
+  EXPECT_TRUE(nlohmann::json::parse(json(f.view()))["vantage"].is_null());
+  EXPECT_TRUE(nlohmann::json::parse(json(f.view()))["shard"].is_null());
+  auto v = f.view();
+  v.instance = plan::Instance{"ns", "2/3"};
+  const auto doc = nlohmann::json::parse(json(v));
+  EXPECT_EQ(doc["vantage"], "ns");
+  EXPECT_EQ(doc["shard"], "2/3");
+}
+
 // A group of 1,100 block addresses, one flow: 312 drift alike, 400 are absent,
 // the rest fine. The long output is one line for the drift and one for the
 // absent addresses; -v lists every result, and each absent address once.
@@ -134,7 +146,7 @@ TEST(Report, GroupDriftsAreCondensedPerFlow) {
     r.outcome = i < 312 ? verdict::Outcome::drift : i < 712 ? verdict::Outcome::absent : verdict::Outcome::ok;
     results.push_back(std::move(r));
   }
-  const RunView view{results, plan, verdict::summarize(results), std::chrono::microseconds(1000)};
+  const RunView view{results, plan, verdict::summarize(results), std::chrono::microseconds(1000), {}};
   const auto text = nagios(view, Detail::problems);
   EXPECT_NE(text.find("; 400 addresses absent |"), std::string::npos) << text.substr(0, 300);
   EXPECT_NE(text.find("'absent'=400;;;0"), std::string::npos);

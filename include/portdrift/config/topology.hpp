@@ -1,6 +1,7 @@
 #pragma once
 // The topology: which hosts exist, their addresses and roles, the products in
-// use, where this instance probes from (the vantage point), per-host port
+// use, where this instance probes from (the vantage point, or named vantages
+// of which each instance picks one), per-host port
 // overrides and explicit checks, groups of members (names, addresses, CIDR
 // blocks, ranges, inventory files) sharing settings, and engine defaults.
 // This module only turns YAML (and inventory CSV/list files) into these typed
@@ -156,12 +157,23 @@ struct Group {
 struct Vantage {
   std::optional<Named> host;  // a host of `hosts` that this instance runs on
   std::vector<Named> roles;   // roles this instance probes as (added to the host's)
+  [[nodiscard]] bool declared() const noexcept { return host.has_value() || !roles.empty(); }
+};
+
+// One entry of `vantages:`: a place some instance probes from, picked with
+// `--vantage NAME` (or PORTDRIFT_VANTAGE), so that one topology serves a fleet.
+struct NamedVantage {
+  Named name;
+  Vantage vantage;
+  std::optional<Named> source;  // where its probes leave from: stands in for defaults.source
 };
 
 struct Topology {
   std::string file;
   std::vector<Named> products;
-  Vantage vantage;
+  Vantage vantage;                    // the single `vantage:`; empty when not written
+  std::vector<NamedVantage> vantages;  // `vantages:`, in file order
+  SourcePos vantages_pos;              // where `vantages:` is written (coverage warnings point there)
   Defaults defaults;
   DaemonSettings daemon;
   std::vector<FlowSetting> flows;

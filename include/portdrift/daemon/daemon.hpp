@@ -58,6 +58,7 @@ struct Options {
   std::filesystem::path config;
   std::filesystem::path catalog_dir;
   EngineOverrides engine;
+  runner::Selection selection;  // --vantage / PORTDRIFT_VANTAGE and --shard, the same on every reload
   // The state file: this, else the topology's daemon.state_file, else
   // STATE_DIRECTORY/state.json; without any of them states are not kept.
   std::optional<std::filesystem::path> state_file;

@@ -68,6 +68,8 @@ std::optional<boost::asio::ip::tcp::endpoint> parse_listen(std::string_view text
 class Exposition {
  public:
   using Labels = std::vector<std::pair<std::string_view, std::string>>;
+  // Labels every later sample starts with (the instance's vantage and shard).
+  void constant_labels(Labels labels) { constant_ = std::move(labels); }
   void family(std::string_view name, std::string_view type, std::string_view help);
   void sample(std::string_view name, const Labels& labels, double value);
   void sample(std::string_view name, double value) { sample(name, {}, value); }
@@ -75,6 +77,7 @@ class Exposition {
 
  private:
   std::string text_;
+  Labels constant_;
 };
 
 // Escapes a label value (backslash, double quote, newline).

@@ -25,6 +25,7 @@
 
 #include "portdrift/daemon/state_file.hpp"
 #include "portdrift/daemon/tracker.hpp"
+#include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
 #include "portdrift/verdict/verdict.hpp"
 
@@ -50,7 +51,10 @@ struct EventCounts {
 
 class Tracking {
  public:
-  explicit Tracking(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+  // `instance`: the vantage and shard named in event lines and journal fields.
+  explicit Tracking(std::shared_ptr<spdlog::logger> log, plan::Instance instance = {})
+      : log_(std::move(log)), instance_(std::move(instance)) {}
+  [[nodiscard]] const plan::Instance& instance() const noexcept { return instance_; }
 
   // Switches to `plan`. previous[i] is the position in the previous plan of
   // check i (kNoIndex for a new check): its states, every address, come along.
@@ -93,6 +97,7 @@ class Tracking {
   void announce(const Slot& s, const plan::Check& c, Severity severity, const Event& e, WallTime now);
 
   std::shared_ptr<spdlog::logger> log_;
+  plan::Instance instance_;
   const plan::Plan* plan_ = nullptr;
   Thresholds thresholds_;
   std::vector<Slot> slots_;  // [0, checks): one per check; then further addresses

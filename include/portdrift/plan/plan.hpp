@@ -56,6 +56,9 @@ struct Check {
   std::uint32_t interval_s = 60;         // the daemon's interval for this check (host, group or defaults)
   AddressFamily family = AddressFamily::all;  // which addresses of a DNS target are probed
   Absent absent = Absent::drift;         // drift for named hosts; a block member's group setting
+  // Into Plan::roles: the deciding catalog flow's initiator and listener roles; 0 (none) for explicit
+  // checks. An index, in what was padding, rather than two views: a plan holds many checks.
+  std::uint16_t roles = 0;
   // host, target and label view text owned by the Plan (Plan::text), the same for many checks.
   // A block/range address's host is `GROUP/ADDRESS` and its target the ADDRESS part of that text.
   std::string_view host;
@@ -77,12 +80,22 @@ struct Skipped {
   std::string why;
 };
 
+// A flow's initiator and listener roles ("any" as the catalog writes it), viewing the plan's text:
+// the flow matrix's coordinates (from_role x to_role x vantage).
+struct FlowRoles {
+  std::string_view from;
+  std::string_view to;
+};
+
 struct Plan {
   std::vector<Check> checks;
+  std::vector<FlowRoles> roles{FlowRoles{}};  // [0]: none (explicit checks); one entry per distinct pair
   std::vector<Skipped> skipped;
   std::uint32_t host_count = 0;  // hosts planned: `hosts:` entries plus group members, one per address
   // Owns the characters that the checks' host, target and label view; copies of a plan share it.
   std::shared_ptr<const void> text;
+
+  [[nodiscard]] const FlowRoles& roles_of(const Check& c) const noexcept { return roles[c.roles]; }
 };
 
 struct PlanResult {

@@ -14,6 +14,7 @@
 
 #include "portdrift/core/observation.hpp"
 #include "portdrift/core/types.hpp"
+#include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
 
 namespace portdrift::report {
@@ -33,6 +34,7 @@ struct EventView {
   std::uint32_t flap_percent = 0;  // flapping
   std::uint32_t flap_window = 20;  // flapping: results looked at
   bool settled_as_drift = false;   // flapping stopped
+  const plan::Instance* instance = nullptr;  // the fleet instance speaking; null or empty: no labels
 };
 
 struct EventLine {
@@ -44,6 +46,8 @@ EventLine event_line(const EventView& e);
 
 // "ns1 198.18.1.1 tcp/443", or "ns1 198.18.1.1 (ns1.corp) tcp/443" when the address is not the target.
 std::string event_where(const plan::Check& c, std::string_view address);
+// " (vantage ns, shard 2/3)" after a daemon line; empty for an instance without either.
+std::string instance_suffix(const plan::Instance& instance);
 // "2026-11-24T01:12:03Z"
 std::string iso_time(std::chrono::system_clock::time_point t);
 // "14m02s", "3h05m", "2d01h"

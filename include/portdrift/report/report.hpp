@@ -11,6 +11,7 @@
 
 #include "portdrift/catalog/catalog.hpp"
 #include "portdrift/core/diagnostic.hpp"
+#include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
 #include "portdrift/verdict/verdict.hpp"
 
@@ -21,6 +22,7 @@ struct RunView {
   const plan::Plan& plan;
   verdict::Summary summary;
   std::chrono::microseconds duration{0};
+  plan::Instance instance;  // the vantage and shard this run was for ("vantage", "shard" in JSON)
 };
 
 enum class Detail { problems, all };

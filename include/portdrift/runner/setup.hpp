@@ -1,7 +1,8 @@
 #pragma once
 // What `--check`, `--validate` and the daemon all do before the first pass:
 // load the catalog and the topology, build the plan, and settle the engine's
-// settings (the topology's defaults, overridden by command-line flags).
+// settings (the topology's defaults, overridden by command-line flags); pick
+// the named vantage and keep this instance's shard of the plan.
 // Written once so that the one-shot and the daemon cannot disagree on a plan.
 // Every problem is collected, none thrown.
 
@@ -12,6 +13,7 @@
 
 #include "portdrift/config/topology.hpp"
 #include "portdrift/core/diagnostic.hpp"
+#include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
 #include "portdrift/runner/runner.hpp"
 
@@ -23,21 +25,35 @@ struct EngineOverrides {
   std::optional<std::string> source;  // --source: where every probe leaves from
 };
 
+// Which part of a fleet's work this instance does: --vantage NAME (or
+// PORTDRIFT_VANTAGE, read by cli) and --shard K/N.
+struct Selection {
+  std::string vantage;               // a name of `vantages:`; empty: the topology's `vantage:`
+  std::optional<plan::Shard> shard;  // none: the whole plan
+  // --check and the daemon must know where they stand when the topology names only `vantages:`;
+  // --validate may look at the file as a whole.
+  bool vantage_required = true;
+  [[nodiscard]] plan::Instance instance() const { return plan::instance_of(vantage, shard); }
+};
+
 struct Setup {
   config::Topology topology;
   plan::Plan plan;
   Options engine;
+  Selection selection;
+  std::size_t vantage_checks = 0;  // the vantage's checks before sharding
 };
 
 struct SetupResult {
   Setup setup;
   Diagnostics diagnostics;  // catalog, topology, then plan problems, in that order
   Diagnostics notes;        // the plan's notes: which of two sources won a port (--validate -v)
+  Diagnostics warnings;     // not problems that stop a run: flows no declared vantage checks
   [[nodiscard]] bool ok() const noexcept { return diagnostics.empty(); }
 };
 
 SetupResult load_setup(const std::filesystem::path& topology, const std::filesystem::path& catalog_dir,
-                       const EngineOverrides& overrides);
+                       const EngineOverrides& overrides, const Selection& selection = {});
 
 Options engine_options(const config::ProbeDefaults& defaults, const EngineOverrides& overrides);
 

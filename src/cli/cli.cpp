@@ -79,6 +79,10 @@ Daemon options:
                       $STATE_DIRECTORY/state.json)
   --metrics-listen A  Prometheus endpoint, ADDRESS:PORT or off
                       (default: daemon.metrics_listen, else 127.0.0.1:9617)
+  --web.config.file F TLS, client certificates and basic auth for that
+                      endpoint, in the exporter-toolkit format that
+                      node_exporter and blackbox_exporter read (re-read on
+                      SIGHUP; a bad file keeps the one in use)
   --log-level LEVEL   debug (one line per probe), info (default), warning, error
   --log-target T      auto (the journal under systemd, else stderr), stderr, journal
 
@@ -96,7 +100,7 @@ struct Args {
   std::optional<std::string> catalog_dir;
   bool verbose = false;
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
-  std::optional<std::string> state_file, metrics_listen;
+  std::optional<std::string> state_file, metrics_listen, web_config;
   std::optional<std::string> source;
   std::optional<std::string> vantage;
   std::optional<plan::Shard> shard;
@@ -177,6 +181,10 @@ Args parse(std::span<const std::string_view> args) {
       if (v != "off" && !daemon::parse_listen(v, error)) throw UsageError{fmt::format("--metrics-listen: {}", error)};
       a.metrics_listen = std::string(v);
       a.daemon_flags = true;
+    } else if (flag == "--web.config.file") {
+      a.web_config = std::string(value());
+      if (a.web_config->empty()) throw UsageError{"--web.config.file needs a file"};
+      a.daemon_flags = true;
     } else if (flag == "--log-level") {
       const auto v = value();
       if (v == "debug") a.log_level = spdlog::level::debug;
@@ -199,7 +207,9 @@ Args parse(std::span<const std::string_view> args) {
     a.mode = Mode::daemon;
   }
   if (a.daemon_flags && a.mode != Mode::daemon) {
-    throw UsageError{"--state-file, --metrics-listen, --log-level and --log-target are for the daemon (no mode flag)"};
+    throw UsageError{
+        "--state-file, --metrics-listen, --web.config.file, --log-level and --log-target are for the daemon (no mode "
+        "flag)"};
   }
   if (a.source && a.mode != Mode::check) {
     throw UsageError{"--source is for --check (the daemon and --validate take `source:` from the topology)"};
@@ -319,6 +329,7 @@ int do_daemon(const Args& a) {
     o.state_directory = std::filesystem::path(std::string(d.substr(0, d.find(':'))));
   }
   o.metrics_listen = a.metrics_listen;
+  if (a.web_config) o.web_config = std::filesystem::path(*a.web_config);
   if (const char* s = std::getenv("NOTIFY_SOCKET")) o.notify_socket = s;
   o.watchdog = daemon::watchdog_interval(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
   // For tests only (tests/netns, the systemd proof): make the scheduler stall or throw.

@@ -400,12 +400,23 @@ struct Daemon::Impl {
         log->error("cannot start: metrics listen address {}", error);
         return false;
       }
+      std::shared_ptr<const WebConfig> web;
+      if (options.web_config) {
+        web = load_web(*options.web_config);
+        if (!web) {
+          log->error("cannot start: the web configuration {} has problems", options.web_config->string());
+          return false;
+        }
+      }
       try {
         metrics = std::make_unique<MetricsServer>(io.get_executor(), *ep, [this] { return render_metrics(); });
       } catch (const boost::system::system_error& e) {
         log->error("cannot start: cannot listen on {} for metrics: {}", metrics_listen, e.code().message());
         return false;
       }
+      metrics->set_web(std::move(web));
+    } else if (options.web_config) {
+      log->warn("--web.config.file is ignored: the metrics endpoint is off");
     }
     if (cfg.setup.plan.checks.empty()) {
       log->warn("the plan has no checks: nothing will be probed until a reload adds some");
@@ -433,6 +444,28 @@ struct Daemon::Impl {
 
   std::string render_metrics() const { return daemon::render_metrics(stats, tracking); }
 
+  // Reads the web configuration (a few small files: on the loop); null after logging its problems.
+  std::shared_ptr<const WebConfig> load_web(const std::filesystem::path& file) {
+    auto r = load_web_config(file);
+    for (const auto& d : r.diagnostics) log->error("{}", format(d));
+    if (!r.config) return nullptr;
+    return std::make_shared<const WebConfig>(std::move(*r.config));
+  }
+
+  // SIGHUP re-reads the web configuration too; a bad one keeps the one in use.
+  void reload_web() {
+    if (!options.web_config || !metrics) return;
+    if (auto web = load_web(*options.web_config)) {
+      const bool tls = web->tls != nullptr;
+      const auto users = web->users.size();
+      metrics->set_web(std::move(web));
+      log->info("web configuration {} reloaded: {}, {} basic auth user{}", options.web_config->string(),
+                tls ? "TLS" : "no TLS", users, users == 1 ? "" : "s");
+    } else {
+      log->error("web configuration {} rejected; the endpoint keeps the one in use", options.web_config->string());
+    }
+  }
+
   void reload() {
     if (stopping || !config) return;
     if (loader.busy()) {
@@ -442,6 +475,7 @@ struct Daemon::Impl {
     }
     const auto mono = std::chrono::duration_cast<std::chrono::microseconds>(steady().time_since_epoch());
     notifier.notify(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", mono.count()));
+    reload_web();
     log->info("reloading {}", options.config.string());
     loader.start(options, config, [this](LoadOutcome outcome) { finish_reload(std::move(outcome)); });
   }

@@ -6,6 +6,8 @@
 
 #include "metrics_http.hpp"
 
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <initializer_list>
@@ -49,6 +51,7 @@ Parsed parse_request(std::string_view raw) {
     if (req.version() != 10 && req.version() != 11) out.stage = Parsed::Stage::bad;
     out.method = req.method();
     out.target = std::string(req.target());
+    if (const auto it = req.find(http::field::authorization); it != req.end()) out.authorization = std::string(it->value());
   }
   return out;
 }
@@ -173,6 +176,52 @@ void Exposition::sample(std::string_view name, const Labels& labels, double valu
   if (std::isnan(value)) text_ += " NaN\n";
   else if (std::isinf(value)) text_ += value > 0 ? " +Inf\n" : " -Inf\n";
   else text_ += fmt::format(" {}\n", value);
+}
+
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view authorization) {
+  constexpr std::string_view scheme = "Basic ";
+  if (authorization.size() < scheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {  // the scheme is case-insensitive (RFC 7617)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i]))) {
+      return std::nullopt;
+    }
+  }
+  auto b64 = authorization.substr(scheme.size());
+  while (!b64.empty() && b64.front() == ' ') b64.remove_prefix(1);
+  while (!b64.empty() && b64.back() == ' ') b64.remove_suffix(1);
+  if (b64.empty() || b64.size() % 4 != 0 || b64.size() > 4096) return std::nullopt;
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string decoded;
+  for (std::size_t i = 0; i < b64.size(); i += 4) {
+    std::array<int, 4> v{};
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = b64[i + static_cast<std::size_t>(k)];
+      if (c == '=' && i + 4 == b64.size() && k >= 2) {
+        ++pad;
+        v[static_cast<std::size_t>(k)] = 0;
+        continue;
+      }
+      if (pad > 0) return std::nullopt;  // data after padding
+      v[static_cast<std::size_t>(k)] = value(c);
+      if (v[static_cast<std::size_t>(k)] < 0) return std::nullopt;
+    }
+    const unsigned bits = static_cast<unsigned>(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+    decoded += static_cast<char>((bits >> 16) & 0xFFU);
+    if (pad < 2) decoded += static_cast<char>((bits >> 8) & 0xFFU);
+    if (pad < 1) decoded += static_cast<char>(bits & 0xFFU);
+  }
+  const auto colon = decoded.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  return std::pair{decoded.substr(0, colon), decoded.substr(colon + 1)};
 }
 
 }  // namespace portdrift::daemon

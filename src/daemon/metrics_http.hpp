@@ -19,6 +19,7 @@ struct Parsed {
   bool head_done = false;
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
   std::string target;
+  std::string authorization;  // the Authorization header, if any
 };
 
 // Parses `raw` from its start with Beast's parser under kMaxRequestHead and kMaxRequestBody.

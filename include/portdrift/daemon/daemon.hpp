@@ -65,6 +65,8 @@ struct Options {
   std::optional<std::filesystem::path> state_directory;  // $STATE_DIRECTORY (first entry)
   // "ADDRESS:PORT" or "off": this, else daemon.metrics_listen, else kDefaultMetricsListen.
   std::optional<std::string> metrics_listen;
+  // --web.config.file: TLS and basic auth for the endpoint (web_config.hpp), re-read on SIGHUP.
+  std::optional<std::filesystem::path> web_config;
   std::string notify_socket;                           // $NOTIFY_SOCKET; empty: no sd_notify
   std::optional<std::chrono::microseconds> watchdog;   // ping interval, from $WATCHDOG_USEC
   std::uint64_t seed = 0;                              // the scheduler's jitter; 0 picks a random one

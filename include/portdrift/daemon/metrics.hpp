@@ -14,6 +14,14 @@
 // loop backs off (100 ms doubling to 1 s) instead of spinning, and says so
 // once in the log.
 //
+// With a web configuration (web_config.hpp, `--web.config.file`) it speaks
+// TLS (the handshake within the same request deadline) and asks for basic
+// auth: a request without valid credentials gets 401 and never reaches the
+// provider. bcrypt runs on a worker thread of its own, never on the loop;
+// credentials that matched are remembered (as a SHA-256 digest) so a
+// Prometheus scraping every 15 s costs one bcrypt, not one per scrape.
+// set_web() swaps the configuration for the connections that come after it.
+//
 // It must not: block the event loop, let a client hold a slot past its
 // deadlines, or answer anything but GET /metrics with the metrics.
 
@@ -29,8 +37,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "portdrift/core/actor.hpp"
+#include "portdrift/daemon/web_config.hpp"
 
 namespace spdlog {
 class logger;
@@ -57,6 +67,10 @@ struct HttpAnswer {
 // 405 (with Allow: GET) for other methods on /metrics, 400 for what does not parse, 431/413 over the size limit.
 // Pure: no I/O; the provider is called only for GET /metrics.
 HttpAnswer answer_request(std::string_view raw, const std::function<std::string()>& provider);
+
+// An Authorization header's basic credentials: "Basic dXNlcjpwYXNz" -> {"user", "pass"};
+// nullopt for any other scheme, bad base64 or no ':'. Pure, like answer_request.
+std::optional<std::pair<std::string, std::string>> basic_credentials(std::string_view authorization);
 
 // The answer as bytes on the wire, with Content-Length and Connection: close.
 std::string serialize(const HttpAnswer& answer);
@@ -99,14 +113,18 @@ class MetricsServer {
 
   void start();
   void stop();
+  // TLS and basic auth from now on (null: plain HTTP, no authentication).
+  void set_web(std::shared_ptr<const WebConfig> web);
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
   [[nodiscard]] std::uint64_t scrapes() const noexcept;
   [[nodiscard]] std::size_t connections() const noexcept;  // open now
   [[nodiscard]] std::uint64_t evicted() const noexcept;     // closed to admit a newer one
+  [[nodiscard]] std::uint64_t unauthorized() const noexcept;  // 401 answers and failed TLS handshakes
 
  private:
   struct State;
   std::shared_ptr<State> state_;
+  std::unique_ptr<boost::asio::thread_pool> hasher_;  // bcrypt, off the loop (made when users are set)
 };
 
 }  // namespace portdrift::daemon

@@ -32,6 +32,7 @@ SetupResult load_setup(const std::filesystem::path& topology, const std::filesys
   }
   r.setup.engine = engine_options(topo.topology.defaults.probe, overrides);
   r.setup.topology = std::move(topo.topology);
+  r.setup.catalog = std::move(cat.catalog);
   return r;
 }
 

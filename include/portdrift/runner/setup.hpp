@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "portdrift/catalog/catalog.hpp"
 #include "portdrift/config/topology.hpp"
 #include "portdrift/core/diagnostic.hpp"
 #include "portdrift/plan/plan.hpp"
@@ -24,6 +25,7 @@ struct EngineOverrides {
 };
 
 struct Setup {
+  catalog::Catalog catalog;  // for what reads the flows behind the plan (policy, explain)
   config::Topology topology;
   plan::Plan plan;
   Options engine;

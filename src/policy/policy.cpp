@@ -65,23 +65,25 @@ config::IpAddress from_number(U128 n, bool v6) {
   return a;
 }
 
-// The fewest CIDR blocks that cover first..last exactly.
+// The fewest CIDR blocks that cover first..last exactly (the whole IPv6 space comes out as two /1s).
+// Sizes are compared as `last - at`, so that nothing overflows or shifts by 128.
 std::vector<std::string> cidrs_of(const config::IpAddress& first, const config::IpAddress& last) {
   std::vector<std::string> out;
   const int bits = first.v6 ? 128 : 32;
   U128 at = as_number(first);
   const U128 end = as_number(last);
-  while (at <= end) {
+  if (end < at) return out;
+  for (;;) {
     int k = 0;  // the block is 2^k addresses
-    while (k < bits) {
+    while (k + 1 < 128 && k < bits) {
       const U128 size = static_cast<U128>(1) << (k + 1);
-      if ((at & (size - 1)) != 0 || at + (size - 1) > end || at + (size - 1) < at) break;
+      if ((at & (size - 1)) != 0 || end - at < size - 1) break;
       ++k;
     }
     out.push_back(fmt::format("{}/{}", config::to_string(from_number(at, first.v6)), bits - k));
-    const U128 next = at + (static_cast<U128>(1) << k);
-    if (k == bits || next <= at) break;  // the whole space, or wrapped
-    at = next;
+    const U128 span = (static_cast<U128>(1) << k) - 1;  // the block's last address is at + span
+    if (end - at <= span) break;
+    at += span + 1;
   }
   return out;
 }

@@ -103,6 +103,20 @@ TEST(Policy, NetworksPerHostGroupAndRoleWithRangesAsBlocks) {
                           [](const std::string& n) { return n.find("'db.example' is a DNS name") != std::string::npos; }));
 }
 
+TEST(Policy, BlocksAndRangesOfBothFamiliesAreExactCovers) {
+  const auto l = load(R"(groups:
+  - name: g
+    members: ["2001:2::10-2001:2::1f", "2001:2:1::/120", "2001:2::20-2001:2::22", 198.18.128.0/17,
+              "198.18.0.255-198.18.1.0"]
+    roles: [client]
+)");
+  const auto p = build(l);
+  ASSERT_NE(p.network("GROUP_G"), nullptr);
+  EXPECT_EQ(p.network("GROUP_G")->items,
+            (std::vector<std::string>{"2001:2::10/124", "2001:2:1::/120", "2001:2::20/127", "2001:2::22/128",
+                                      "198.18.128.0/17", "198.18.0.255/32", "198.18.1.0/32"}));
+}
+
 TEST(Policy, AcceptsFromInitiatorRolesThenDeniesBlockedThenTheDefault) {
   const auto l = load();
   const auto p = build(l);

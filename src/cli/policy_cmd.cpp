@@ -173,7 +173,14 @@ int run_policy(std::span<const std::string_view> args, std::ostream& out, std::o
       out << fmt::format("--host {}: no host or group of {} has inbound terms\n", *host, *a.config);
       return kUnknown;
     }
-    const auto r = host ? policy::check_against(pol, doc, *host) : policy::check_against(pol, doc);
+    policy::RulesetCheck r;
+    try {
+      r = host ? policy::check_against(pol, doc, *host) : policy::check_against(pol, doc);
+    } catch (const nlohmann::json::exception& e) {
+      // JSON of another shape than `nft -j list ruleset` writes (a key of the wrong type, a short range).
+      out << fmt::format("{}: not an nft -j ruleset: {}\n", *check_against, e.what());
+      return kUnknown;
+    }
     if (a.json) {
       auto list = [](const std::vector<policy::Finding>& fs) {
         auto j = nlohmann::json::array();

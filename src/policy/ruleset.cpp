@@ -59,14 +59,14 @@ class Evaluator {
         Chain ch;
         ch.hook = c->value("hook", "");
         ch.policy = c->value("policy", "accept");
-        ch.prio = c->contains("prio") && (*c)["prio"].is_number_integer() ? (*c)["prio"].get<int>() : 0;
+        ch.prio = c->contains("prio") && c->at("prio").is_number_integer() ? c->at("prio").get<int>() : 0;
         chains_[key(*c, "name")] = std::move(ch);
       }
     }
     for (const auto& item : *items) {
       if (const auto r = item.find("rule"); r != item.end()) {
         if (auto it = chains_.find(key(*r, "chain")); it != chains_.end() && r->contains("expr")) {
-          it->second.rules.push_back(&(*r)["expr"]);
+          it->second.rules.push_back(&r->at("expr"));
         }
       }
     }
@@ -100,11 +100,11 @@ class Evaluator {
         for (const auto& e : *expr) {
           const auto m = e.find("match");
           if (m == e.end()) continue;
-          const auto& left = (*m)["left"];
+          const auto& left = m->at("left");
           if (!left.contains("payload")) continue;
-          const auto proto = parse_protocol(left["payload"].value("protocol", ""));
-          if (!proto || left["payload"].value("field", "") != "dport") continue;
-          collect_ports(*proto, (*m)["right"], out);
+          const auto proto = parse_protocol(left.at("payload").value("protocol", ""));
+          if (!proto || left.at("payload").value("field", "") != "dport") continue;
+          collect_ports(*proto, m->at("right"), out);
         }
       }
     }
@@ -121,9 +121,9 @@ class Evaluator {
       const auto p = v.get<std::uint16_t>();
       out.emplace(proto, p, p);
     } else if (v.is_object() && v.contains("range")) {
-      out.emplace(proto, v["range"][0].get<std::uint16_t>(), v["range"][1].get<std::uint16_t>());
+      out.emplace(proto, v.at("range").at(0).get<std::uint16_t>(), v.at("range").at(1).get<std::uint16_t>());
     } else if (v.is_object() && v.contains("set")) {
-      for (const auto& x : v["set"]) collect_ports(proto, x, out);
+      for (const auto& x : v.at("set")) collect_ports(proto, x, out);
     }
   }
 
@@ -138,7 +138,7 @@ class Evaluator {
       bool matched = true;
       for (const auto& e : *expr) {
         if (e.contains("match")) {
-          if (!match(e["match"], p)) {
+          if (!match(e.at("match"), p)) {
             matched = false;
             break;
           }
@@ -150,7 +150,7 @@ class Evaluator {
           return Verdict::ret;
         } else if (e.contains("jump") || e.contains("goto")) {
           const bool jump = e.contains("jump");
-          const auto target = (jump ? e["jump"] : e["goto"]).value("target", "");
+          const auto target = (jump ? e.at("jump") : e.at("goto")).value("target", "");
           const auto v = run({std::get<0>(k), std::get<1>(k), target}, p, depth + 1);
           if (v == Verdict::accept || v == Verdict::drop) return v;
           if (!jump) return Verdict::ret;
@@ -173,9 +173,9 @@ class Evaluator {
       return ip && *ip == a;
     }
     if (v.is_object() && v.contains("prefix")) {
-      const auto net = config::parse_ip(v["prefix"].value("addr", ""));
-      const int len = v["prefix"].value("len", 0);
-      if (!net || net->v6 != a.v6) return false;
+      const auto net = config::parse_ip(v.at("prefix").value("addr", ""));
+      const int len = v.at("prefix").value("len", 0);
+      if (!net || net->v6 != a.v6 || len < 0 || len > (a.v6 ? 128 : 32)) return false;
       if (!a.v6) {
         const std::uint64_t mask = len == 0 ? 0 : (0xffffffffULL << (32 - len)) & 0xffffffffULL;
         return (a.lo & mask) == (net->lo & mask);
@@ -184,21 +184,21 @@ class Evaluator {
       return (a.hi & mask_of(len)) == (net->hi & mask_of(len)) && (a.lo & mask_of(len - 64)) == (net->lo & mask_of(len - 64));
     }
     if (v.is_object() && v.contains("range")) {
-      const auto lo = config::parse_ip(v["range"][0].get<std::string>());
-      const auto hi = config::parse_ip(v["range"][1].get<std::string>());
+      const auto lo = config::parse_ip(v.at("range").at(0).get<std::string>());
+      const auto hi = config::parse_ip(v.at("range").at(1).get<std::string>());
       return lo && hi && !(a < *lo) && !(*hi < a);
     }
     if (v.is_object() && v.contains("set")) {
-      return std::any_of(v["set"].begin(), v["set"].end(), [&](const json& x) { return address_in(a, x); });
+      return std::any_of(v.at("set").begin(), v.at("set").end(), [&](const json& x) { return address_in(a, x); });
     }
     return false;
   }
 
   static bool number_in(std::uint32_t n, const json& v) {
     if (v.is_number_integer()) return v.get<std::uint32_t>() == n;
-    if (v.is_object() && v.contains("range")) return v["range"][0].get<std::uint32_t>() <= n && n <= v["range"][1].get<std::uint32_t>();
+    if (v.is_object() && v.contains("range")) return v.at("range").at(0).get<std::uint32_t>() <= n && n <= v.at("range").at(1).get<std::uint32_t>();
     if (v.is_object() && v.contains("set")) {
-      return std::any_of(v["set"].begin(), v["set"].end(), [&](const json& x) { return number_in(n, x); });
+      return std::any_of(v.at("set").begin(), v.at("set").end(), [&](const json& x) { return number_in(n, x); });
     }
     return false;
   }
@@ -208,7 +208,7 @@ class Evaluator {
     if (v.is_string()) return std::find(words.begin(), words.end(), v.get<std::string>()) != words.end();
     if (v.is_number_integer()) return v.get<std::uint32_t>() == number;
     if (v.is_array()) return std::any_of(v.begin(), v.end(), [&](const json& x) { return word_in(words, number, x); });
-    if (v.is_object() && v.contains("set")) return word_in(words, number, v["set"]);
+    if (v.is_object() && v.contains("set")) return word_in(words, number, v.at("set"));
     return false;
   }
 
@@ -232,8 +232,8 @@ class Evaluator {
   // nullopt: an expression the evaluator does not know.
   std::optional<bool> test(const json& left, const json& right, const Packet& p) {
     if (left.contains("payload")) {
-      const auto proto = left["payload"].value("protocol", "");
-      const auto field = left["payload"].value("field", "");
+      const auto proto = left.at("payload").value("protocol", "");
+      const auto field = left.at("payload").value("field", "");
       if (proto == "ip" || proto == "ip6") {
         if ((proto == "ip6") != p.v6()) return false;
         if (field == "saddr") return address_in(p.saddr, right);
@@ -252,19 +252,19 @@ class Evaluator {
         if (field == "sport") return number_in(p.sport, right);
       }
     } else if (left.contains("meta")) {
-      const auto k = left["meta"].value("key", "");
+      const auto k = left.at("meta").value("key", "");
       if (k == "l4proto") return word_in(l4_names(p), l4_number(p), right);
       if (k == "nfproto") return word_in({p.v6() ? "ipv6" : "ipv4"}, p.v6() ? 10U : 2U, right);
       if (k == "iifname" || k == "iif") return word_in({"eth0"}, 2, right);
     } else if (left.contains("ct")) {
-      if (left["ct"].value("key", "") == "state") return word_in({"new"}, 8, right);
+      if (left.at("ct").value("key", "") == "state") return word_in({"new"}, 8, right);
     }
     return std::nullopt;
   }
 
   bool match(const json& m, const Packet& p) {
     const auto op = m.value("op", "==");
-    const auto r = test(m["left"], m["right"], p);
+    const auto r = test(m.at("left"), m.at("right"), p);
     if (!r) {
       unknown(fmt::format("match {} (treated as no match)", m.dump()));
       return false;

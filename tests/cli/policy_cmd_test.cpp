@@ -69,6 +69,19 @@ TEST(PolicyCommand, UsageAndConfigurationProblemsExitUnknown) {
   const auto nojson = ::testing::TempDir() + "pd-not-json.json";
   std::ofstream(nojson) << "table inet x {}";
   EXPECT_EQ(run_cli({"policy", "-c", kDemo, "--catalog-dir", kCatalogDir, "--check-against", nojson}).code, 3);
+  // JSON of the wrong shape: a short range, a prefix that is not an object.
+  const auto odd = ::testing::TempDir() + "pd-odd-ruleset.json";
+  std::ofstream(odd) << R"({"nftables": [
+    {"chain": {"family": "inet", "table": "t", "name": "c", "hook": "input", "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [
+      {"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"range": [1]}}},
+      {"accept": null}]}},
+    {"rule": {"family": "inet", "table": "t", "chain": "c", "expr": [
+      {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": 7}}},
+      {"accept": null}]}}]})";
+  const auto odd_run = run_cli({"policy", "-c", kDemo, "--catalog-dir", kCatalogDir, "--check-against", odd});
+  EXPECT_EQ(odd_run.code, 3) << odd_run.out << odd_run.err;
+  EXPECT_NE(odd_run.out.find("not an nft -j ruleset"), std::string::npos) << odd_run.out;
 }
 
 TEST(PolicyCommand, CheckAgainstAnEmptyRulesetFindsEveryPortOpen) {

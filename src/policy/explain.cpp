@@ -75,7 +75,9 @@ Explanation explain(const Policy& policy, const catalog::Catalog& catalog, const
     if (port && (t.protocol == Protocol::icmp || !t.ports.contains(*port))) continue;
     // One reason per flow or check, not per address family of an icmp term.
     if (std::any_of(e.reasons.begin(), e.reasons.end(),
-                    [&](const Reason& r) { return r.flow_id == t.flow_id && r.component == t.label && r.from == t.from_role; })) {
+                    [&](const Reason& r) {
+                      return r.flow_id == t.flow_id && r.component == t.label && r.from == t.from_role;
+                    })) {
       continue;
     }
     Reason r;
@@ -115,7 +117,8 @@ std::string explain_text(const Explanation& e) {
   out += fmt::format("{}: {} documented reason{}\n", what, e.reasons.size(), e.reasons.size() == 1 ? "" : "s");
   for (const auto& r : e.reasons) {
     out += fmt::format("  {} {}/{} expected {} from {} ({})\n", r.host, to_string(r.protocol), r.ports,
-                       to_string(r.expect), r.from, r.from_hosts.empty() ? "nobody in the topology" : fmt::format("{}", fmt::join(r.from_hosts, ", ")));
+                       to_string(r.expect), r.from,
+                       r.from_hosts.empty() ? "nobody in the topology" : fmt::format("{}", fmt::join(r.from_hosts, ", ")));
     if (r.flow_id.empty()) {
       out += fmt::format("    explicit check \"{}\" ({})\n", r.component, r.source);
     } else {

@@ -92,16 +92,14 @@ std::string host_cidr(const config::IpAddress& a) {
   return fmt::format("{}/{}", config::to_string(a), a.v6 ? 128 : 32);
 }
 
-bool has_v6(const Definition* d) {
-  if (d == nullptr) return true;  // anywhere
-  return std::any_of(d->cidrs.begin(), d->cidrs.end(), [](const std::string& c) { return c.find(':') != std::string::npos; });
-}
-
-bool has_v4(const Definition* d) {
+// Whether a network has addresses of that family; a missing one (anywhere) has both.
+bool has_family(const Definition* d, bool v6) {
   if (d == nullptr) return true;
-  return std::any_of(d->cidrs.begin(), d->cidrs.end(), [](const std::string& c) { return c.find(':') == std::string::npos; });
+  return std::any_of(d->cidrs.begin(), d->cidrs.end(),
+                     [&](const std::string& c) { return (c.find(':') != std::string::npos) == v6; });
 }
-
+bool has_v6(const Definition* d) { return has_family(d, true); }
+bool has_v4(const Definition* d) { return has_family(d, false); }
 
 class Builder {
  public:
@@ -116,8 +114,8 @@ class Builder {
     for (const auto& h : t_.hosts) filter_for(h, nullptr);
     for (const auto& g : t_.groups) filter_for(g.settings, &g);
     for (const auto& [role, what] : unheld_) {
-      note(fmt::format("role {} has no address in the topology (no host or group with an IP address holds it): its {} accepted flow{} to {} ha{} no "
-                       "term (add a host or group with the role to write them)",
+      note(fmt::format("role {} has no address in the topology (no host or group with an IP address holds it): "
+                       "its {} accepted flow{} to {} ha{} no term (add a host or group with the role to write them)",
                        role, what.first, what.first == 1 ? "" : "s", fmt::join(what.second, ", "),
                        what.first == 1 ? "s" : "ve"));
     }
@@ -573,7 +571,8 @@ void render_definitions(std::string& out, const std::vector<Definition>& defs) {
 std::string render_filter(const Filter& f, const Options& o) {
   std::string out;
   out += fmt::format("# Written by `portdrift policy`: the inbound terms of {} {} (roles: {}).\n",
-                     f.group ? "group" : "host", f.listener, f.roles.empty() ? "-" : fmt::format("{}", fmt::join(f.roles, ", ")));
+                     f.group ? "group" : "host", f.listener,
+                     f.roles.empty() ? "-" : fmt::format("{}", fmt::join(f.roles, ", ")));
   out += "# Each term's comment: flow or check | seed document or topology line | component.\n";
   out += "header {\n";
   out += fmt::format("  comment:: \"portdrift: inbound to {} {}\"\n", f.group ? "group" : "host", f.listener);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,8 @@ using ChainKey = std::tuple<std::string, std::string, std::string>;  // family, 
 
 class Evaluator {
  public:
+  using PortSet = std::set<std::tuple<Protocol, std::uint16_t, std::uint16_t>>;  // protocol, first, last
+
   explicit Evaluator(const json& ruleset, std::vector<std::string>& notes) : notes_(notes) {
     const auto items = ruleset.find("nftables");
     if (items == ruleset.end() || !items->is_array()) {
@@ -90,8 +93,8 @@ class Evaluator {
   }
 
   // Every (protocol, destination port range) some accepting rule names.
-  std::set<std::tuple<Protocol, std::uint16_t, std::uint16_t>> accepted_ports() const {
-    std::set<std::tuple<Protocol, std::uint16_t, std::uint16_t>> out;
+  PortSet accepted_ports() const {
+    PortSet out;
     for (const auto& [k, c] : chains_) {
       for (const auto* expr : c.rules) {
         bool accepts = false;
@@ -116,7 +119,7 @@ class Evaluator {
     return {o.value("family", ""), o.value("table", ""), o.value(name_key, "")};
   }
 
-  static void collect_ports(Protocol proto, const json& v, std::set<std::tuple<Protocol, std::uint16_t, std::uint16_t>>& out) {
+  static void collect_ports(Protocol proto, const json& v, PortSet& out) {
     if (v.is_number_integer()) {
       const auto p = v.get<std::uint16_t>();
       out.emplace(proto, p, p);
@@ -181,7 +184,8 @@ class Evaluator {
         return (a.lo & mask) == (net->lo & mask);
       }
       const auto mask_of = [](int bits) { return bits <= 0 ? 0ULL : bits >= 64 ? ~0ULL : ~0ULL << (64 - bits); };
-      return (a.hi & mask_of(len)) == (net->hi & mask_of(len)) && (a.lo & mask_of(len - 64)) == (net->lo & mask_of(len - 64));
+      return (a.hi & mask_of(len)) == (net->hi & mask_of(len)) &&
+             (a.lo & mask_of(len - 64)) == (net->lo & mask_of(len - 64));
     }
     if (v.is_object() && v.contains("range")) {
       const auto lo = config::parse_ip(v.at("range").at(0).get<std::string>());
@@ -196,7 +200,9 @@ class Evaluator {
 
   static bool number_in(std::uint32_t n, const json& v) {
     if (v.is_number_integer()) return v.get<std::uint32_t>() == n;
-    if (v.is_object() && v.contains("range")) return v.at("range").at(0).get<std::uint32_t>() <= n && n <= v.at("range").at(1).get<std::uint32_t>();
+    if (v.is_object() && v.contains("range")) {
+      return v.at("range").at(0).get<std::uint32_t>() <= n && n <= v.at("range").at(1).get<std::uint32_t>();
+    }
     if (v.is_object() && v.contains("set")) {
       return std::any_of(v.at("set").begin(), v.at("set").end(), [&](const json& x) { return number_in(n, x); });
     }
@@ -216,7 +222,8 @@ class Evaluator {
     switch (p.protocol) {
       case Protocol::tcp: return {"tcp"};
       case Protocol::udp: return {"udp"};
-      case Protocol::icmp: return p.v6() ? std::vector<std::string>{"ipv6-icmp", "icmpv6"} : std::vector<std::string>{"icmp"};
+      case Protocol::icmp:
+        return p.v6() ? std::vector<std::string>{"ipv6-icmp", "icmpv6"} : std::vector<std::string>{"icmp"};
     }
     return {};
   }

@@ -27,6 +27,7 @@
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/runner/setup.hpp"
+#include "commands.hpp"
 
 namespace portdrift::cli {
 namespace {
@@ -37,6 +38,8 @@ constexpr std::string_view kHelp = R"(Usage: portdrift -c FILE [daemon options] 
        portdrift --check -c FILE [options]
        portdrift --validate -c FILE [--catalog-dir DIR]
        portdrift --catalog [--format text|json] [--catalog-dir DIR]
+       portdrift policy -c FILE --out DIR | --check-against FILE  (policy --help)
+       portdrift explain -c FILE HOST [PORT]                      (explain --help)
 
 portdrift checks that a network still lets through (and still blocks) the
 ports that the vendor documents say each component uses.
@@ -355,6 +358,9 @@ int do_catalog(const Args& a, std::ostream& out, std::ostream& err) {
 
 int run(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   try {
+    // Subcommands with flags of their own (src/cli/*_cmd.cpp).
+    if (args.size() > 1 && args[1] == "policy") return run_policy(args, out, err);
+    if (args.size() > 1 && args[1] == "explain") return run_explain(args, out, err);
     const Args a = parse(args);
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     spdlog::logger log("portdrift", sink);
@@ -373,6 +379,9 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
   } catch (const UsageError& e) {
     err << "portdrift: " << e.message << '\n';
     out << "PORTDRIFT UNKNOWN - usage: " << e.message << '\n';
+    return kUnknown;
+  } catch (const CommandUsage& e) {
+    err << "portdrift: " << e.message << '\n';
     return kUnknown;
   } catch (const std::exception& e) {
     err << "portdrift: internal error: " << e.what() << '\n';

@@ -44,6 +44,7 @@ SetupResult load_setup(const std::filesystem::path& topology, const std::filesys
   r.setup.selection = selection;
   r.setup.engine = engine_options(t.defaults.probe, overrides);
   r.setup.topology = std::move(t);
+  r.setup.catalog = std::move(cat.catalog);
   return r;
 }
 

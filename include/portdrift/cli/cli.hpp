@@ -1,6 +1,7 @@
 #pragma once
 // The command line: parses flags and runs one mode (--check, --validate,
-// --catalog, --help, --version). Output goes to the given streams and the
+// --catalog, --help, --version) or a subcommand with flags of its own
+// (`policy`, `explain`: src/cli/*_cmd.cpp). Output goes to the given streams and the
 // return value is the process exit code (Nagios: 0 OK, 1 WARNING,
 // 2 CRITICAL, 3 UNKNOWN). Exceptions stop here.
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "portdrift/catalog/catalog.hpp"
 #include "portdrift/config/topology.hpp"
 #include "portdrift/core/diagnostic.hpp"
 #include "portdrift/plan/fleet.hpp"
@@ -37,6 +38,7 @@ struct Selection {
 };
 
 struct Setup {
+  catalog::Catalog catalog;  // for what reads the flows behind the plan (policy, explain)
   config::Topology topology;
   plan::Plan plan;
   Options engine;

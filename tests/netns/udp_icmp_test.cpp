@@ -388,12 +388,3 @@ hosts:
 }
 
 }  // namespace
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  portdrift::testbed::install_signal_cleanup();
-  if (::geteuid() == 0 && !GTEST_FLAG_GET(list_tests)) {
-    for (const auto& line : portdrift::testbed::sweep_stale()) std::fprintf(stderr, "swept: %s\n", line.c_str());
-  }
-  return RUN_ALL_TESTS();
-}

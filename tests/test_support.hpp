@@ -1,6 +1,6 @@
 #pragma once
-// Small helpers shared by the unit tests: diagnostics as text, and a
-// temporary directory for tests that read files (topologies, inventories).
+// Small helpers shared by the unit tests: diagnostics as text, a temporary
+// directory for tests that read files (topologies, inventories), observations.
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,8 +8,10 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "portdrift/core/diagnostic.hpp"
+#include "portdrift/core/observation.hpp"
 
 namespace portdrift::test_support {
 
@@ -50,5 +52,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// What a probe saw: a state, its reason, the address it probed.
+inline Observation observed(PortState state, Reason reason, std::string address) {
+  Observation o;
+  o.state = state;
+  o.reason = reason;
+  o.address = std::move(address);
+  return o;
+}
 
 }  // namespace portdrift::test_support

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -40,6 +42,7 @@ constexpr std::string_view kHelp = R"(Usage: portdrift -c FILE [daemon options] 
        portdrift --catalog [--format text|json] [--catalog-dir DIR]
        portdrift policy -c FILE --out DIR | --check-against FILE  (policy --help)
        portdrift explain -c FILE HOST [PORT]                      (explain --help)
+       portdrift matrix RESULT.json... [--format html] [-o FILE]  (matrix --help)
 
 portdrift checks that a network still lets through (and still blocks) the
 ports that the vendor documents say each component uses.
@@ -280,6 +283,13 @@ int do_validate(const Args& a, std::ostream& out) {
   return 0;
 }
 
+// What `portdrift matrix` compares to refuse merging results of different topologies.
+report::TopologyId topology_id(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return {std::filesystem::path(path).filename().string(), fmt::format("{:016x}", plan::stable_hash(bytes))};
+}
+
 int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   auto l = load(a);
   if (!l.diagnostics.empty()) {
@@ -310,7 +320,7 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
-                             l.setup.selection.instance()};
+                             l.setup.selection.instance(), topology_id(*a.config)};
   if (a.format == Format::json) {
     report::write_json(view, out);
   } else {
@@ -361,6 +371,7 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
     // Subcommands with flags of their own (src/cli/*_cmd.cpp).
     if (args.size() > 1 && args[1] == "policy") return run_policy(args, out, err);
     if (args.size() > 1 && args[1] == "explain") return run_explain(args, out, err);
+    if (args.size() > 1 && args[1] == "matrix") return run_matrix(args, out, err);
     const Args a = parse(args);
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     spdlog::logger log("portdrift", sink);

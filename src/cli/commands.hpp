@@ -1,5 +1,5 @@
 #pragma once
-// Subcommands with their own flags (`portdrift policy`, `portdrift explain`),
+// Subcommands with their own flags (`portdrift policy`, `explain`, `matrix`),
 // kept out of cli.cpp's mode parser. cli::run dispatches on the first
 // argument and catches what they throw.
 
@@ -38,5 +38,7 @@ std::optional<runner::Setup> load_for_policy(const PolicyArgs& a, std::ostream& 
 
 int run_policy(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int run_explain(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+// `portdrift matrix`: merges --check --format json results (src/cli/matrix_cmd.cpp).
+int run_matrix(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 
 }  // namespace portdrift::cli

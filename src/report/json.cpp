@@ -28,6 +28,7 @@ void write_json(const RunView& run, std::ostream& out) {
       {"vantage", run.instance.vantage.empty() ? json(nullptr) : json(run.instance.vantage)},
       {"shard", run.instance.shard.empty() ? json(nullptr) : json(run.instance.shard)},
   };
+  if (!run.topology.hash.empty()) head["topology"] = {{"file", run.topology.file}, {"hash", run.topology.hash}};
   std::string text = head.dump(2);
   text.pop_back();  // reopen the object: "\n}" -> "\n"
   text.pop_back();

@@ -9,26 +9,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "portdrift/cli/cli.hpp"
+#include "cli/run_cli.hpp"
 
 namespace portdrift::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result run_cli(std::vector<std::string> words) {
-  words.insert(words.begin(), "portdrift");
-  std::vector<std::string_view> args(words.begin(), words.end());
-  std::ostringstream out, err;
-  const int code = run(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using test::run_cli;
 
 const std::string kDemo = std::string(PORTDRIFT_CONFIG_DIR) + "/demo-estate.yaml";
 const std::string kCatalogDir = PORTDRIFT_CATALOG_DIR;

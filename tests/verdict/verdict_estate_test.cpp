@@ -6,17 +6,12 @@
 
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/verdict/verdict.hpp"
+#include "test_support.hpp"
 
 namespace portdrift::verdict {
 namespace {
 
-Observation seen(PortState state, Reason reason, std::string address) {
-  Observation o;
-  o.state = state;
-  o.reason = reason;
-  o.address = std::move(address);
-  return o;
-}
+using test_support::observed;
 
 CheckResult result(const plan::Check& c, Observation o) {
   CheckResult r;
@@ -40,23 +35,23 @@ plan::Check check(std::string_view host, std::string_view target, Protocol p, st
 }
 
 TEST(Absent, OnlyNoResponseIsSilence) {
-  EXPECT_TRUE(silent(seen(PortState::filtered, Reason::no_response, "")));
-  EXPECT_TRUE(silent(seen(PortState::open_filtered, Reason::no_response, "")));
-  EXPECT_TRUE(silent(seen(PortState::down, Reason::no_response, "")));
+  EXPECT_TRUE(silent(observed(PortState::filtered, Reason::no_response, "")));
+  EXPECT_TRUE(silent(observed(PortState::open_filtered, Reason::no_response, "")));
+  EXPECT_TRUE(silent(observed(PortState::down, Reason::no_response, "")));
   for (auto r : {Reason::syn_ack, Reason::conn_refused, Reason::port_unreach, Reason::host_unreach,
                  Reason::admin_prohibited, Reason::udp_response, Reason::echo_reply, Reason::local_error,
                  Reason::resolve_failed}) {
-    EXPECT_FALSE(silent(seen(PortState::filtered, r, ""))) << to_string(r);
+    EXPECT_FALSE(silent(observed(PortState::filtered, r, ""))) << to_string(r);
   }
 }
 
 TEST(Absent, HostUnreachableSaysNobodyIsThereOtherAnswersDoNot) {
-  EXPECT_TRUE(nobody_there(seen(PortState::filtered, Reason::no_response, "")));
-  EXPECT_TRUE(nobody_there(seen(PortState::filtered, Reason::host_unreach, "")));
+  EXPECT_TRUE(nobody_there(observed(PortState::filtered, Reason::no_response, "")));
+  EXPECT_TRUE(nobody_there(observed(PortState::filtered, Reason::host_unreach, "")));
   for (auto r : {Reason::syn_ack, Reason::conn_refused, Reason::port_unreach, Reason::admin_prohibited,
                  Reason::host_prohibited, Reason::net_unreach, Reason::udp_response, Reason::echo_reply,
                  Reason::local_error, Reason::resolve_failed}) {
-    EXPECT_FALSE(nobody_there(seen(PortState::filtered, r, ""))) << to_string(r);
+    EXPECT_FALSE(nobody_there(observed(PortState::filtered, r, ""))) << to_string(r);
   }
 }
 
@@ -65,9 +60,9 @@ TEST(Absent, AnAddressThatARouterCallsUnreachableIsAbsentToo) {
   const auto b = check("lan/198.18.4.9", "198.18.4.9", Protocol::tcp, 443, Expect::open, Absent::warning);
   const auto c = check("lan/198.18.4.10", "198.18.4.10", Protocol::tcp, 80, Expect::open, Absent::warning);
   std::vector<CheckResult> results = {
-      result(a, seen(PortState::filtered, Reason::host_unreach, "198.18.4.9")),
-      result(b, seen(PortState::filtered, Reason::no_response, "198.18.4.9")),
-      result(c, seen(PortState::filtered, Reason::admin_prohibited, "198.18.4.10")),
+      result(a, observed(PortState::filtered, Reason::host_unreach, "198.18.4.9")),
+      result(b, observed(PortState::filtered, Reason::no_response, "198.18.4.9")),
+      result(c, observed(PortState::filtered, Reason::admin_prohibited, "198.18.4.10")),
   };
   EXPECT_EQ(mark_absent(results), 1U);
   EXPECT_EQ(results[0].outcome, Outcome::absent);
@@ -84,12 +79,12 @@ TEST(Absent, AnAddressSilentOnEveryProbeIsAbsentOnce) {
   const auto a3 = check("lan/198.18.4.3", "198.18.4.3", Protocol::tcp, 80, Expect::open, Absent::warning);
   const auto e3 = check("lan/198.18.4.3", "198.18.4.3", Protocol::icmp, 0, Expect::reachable, Absent::warning);
   std::vector<CheckResult> rs = {
-      result(a1, seen(PortState::closed, Reason::conn_refused, "198.18.4.1")),
-      result(b1, seen(PortState::filtered, Reason::no_response, "198.18.4.1")),
-      result(a2, seen(PortState::filtered, Reason::no_response, "198.18.4.2")),
-      result(b2, seen(PortState::open_filtered, Reason::no_response, "198.18.4.2")),
-      result(a3, seen(PortState::filtered, Reason::no_response, "198.18.4.3")),
-      result(e3, seen(PortState::up, Reason::echo_reply, "198.18.4.3")),
+      result(a1, observed(PortState::closed, Reason::conn_refused, "198.18.4.1")),
+      result(b1, observed(PortState::filtered, Reason::no_response, "198.18.4.1")),
+      result(a2, observed(PortState::filtered, Reason::no_response, "198.18.4.2")),
+      result(b2, observed(PortState::open_filtered, Reason::no_response, "198.18.4.2")),
+      result(a3, observed(PortState::filtered, Reason::no_response, "198.18.4.3")),
+      result(e3, observed(PortState::up, Reason::echo_reply, "198.18.4.3")),
   };
   EXPECT_EQ(mark_absent(rs), 1U);
   EXPECT_EQ(rs[0].outcome, Outcome::drift);  // present, judged port by port
@@ -108,8 +103,8 @@ TEST(Absent, AnAddressSilentOnEveryProbeIsAbsentOnce) {
 TEST(Absent, NamedHostsStayDriftAndTheGroupSettingGivesTheSeverity) {
   const auto named = check("ns1", "198.18.1.1", Protocol::tcp, 443, Expect::open, Absent::drift);
   const auto quiet = check("lan/198.18.4.9", "198.18.4.9", Protocol::tcp, 443, Expect::open, Absent::ok);
-  std::vector<CheckResult> rs = {result(named, seen(PortState::filtered, Reason::no_response, "198.18.1.1")),
-                                 result(quiet, seen(PortState::filtered, Reason::no_response, "198.18.4.9"))};
+  std::vector<CheckResult> rs = {result(named, observed(PortState::filtered, Reason::no_response, "198.18.1.1")),
+                                 result(quiet, observed(PortState::filtered, Reason::no_response, "198.18.4.9"))};
   EXPECT_EQ(mark_absent(rs), 1U);
   EXPECT_EQ(rs[0].outcome, Outcome::drift);
   EXPECT_EQ(rs[1].outcome, Outcome::absent);
@@ -128,7 +123,7 @@ TEST(Absent, NamedHostsStayDriftAndTheGroupSettingGivesTheSeverity) {
 
 TEST(Absent, AnErrorIsNotAbsence) {
   const auto c = check("lan/198.18.4.5", "198.18.4.5", Protocol::tcp, 443, Expect::open, Absent::warning);
-  std::vector<CheckResult> rs = {result(c, seen(PortState::unknown, Reason::local_error, "198.18.4.5"))};
+  std::vector<CheckResult> rs = {result(c, observed(PortState::unknown, Reason::local_error, "198.18.4.5"))};
   EXPECT_EQ(mark_absent(rs), 0U);
   EXPECT_EQ(rs[0].outcome, Outcome::error);
 }
@@ -136,10 +131,10 @@ TEST(Absent, AnErrorIsNotAbsence) {
 TEST(Disagreement, TheDriftingAddressNamesWhatTheOthersSaw) {
   const auto c = check("web", "web.example", Protocol::tcp, 443, Expect::open, Absent::drift);
   const auto d = check("web", "web.example", Protocol::tcp, 80, Expect::open, Absent::drift);
-  std::vector<CheckResult> rs = {result(c, seen(PortState::open, Reason::syn_ack, "198.18.0.10")),
-                                 result(c, seen(PortState::filtered, Reason::no_response, "2001:2::10")),
-                                 result(d, seen(PortState::filtered, Reason::no_response, "198.18.0.10")),
-                                 result(d, seen(PortState::filtered, Reason::no_response, "2001:2::10"))};
+  std::vector<CheckResult> rs = {result(c, observed(PortState::open, Reason::syn_ack, "198.18.0.10")),
+                                 result(c, observed(PortState::filtered, Reason::no_response, "2001:2::10")),
+                                 result(d, observed(PortState::filtered, Reason::no_response, "198.18.0.10")),
+                                 result(d, observed(PortState::filtered, Reason::no_response, "2001:2::10"))};
   note_disagreements(rs);
   EXPECT_TRUE(rs[0].note.empty());
   EXPECT_EQ(rs[1].note, "other addresses of web.example: open on 198.18.0.10");

@@ -17,12 +17,20 @@
 
 namespace portdrift::report {
 
+// Which topology a run planned from, so results of many instances can be
+// merged only when they share one file ("topology" in JSON; empty: not written).
+struct TopologyId {
+  std::string file;  // the file's name, without its directory
+  std::string hash;  // plan::stable_hash of the file's bytes, 16 hex digits
+};
+
 struct RunView {
   std::span<const verdict::CheckResult> results;
   const plan::Plan& plan;
   verdict::Summary summary;
   std::chrono::microseconds duration{0};
   plan::Instance instance;  // the vantage and shard this run was for ("vantage", "shard" in JSON)
+  TopologyId topology{};
 };
 
 enum class Detail { problems, all };

@@ -17,6 +17,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -32,12 +34,14 @@
 #include "portdrift/cli/cli.hpp"
 #include "portdrift/config/topology.hpp"
 #include "portdrift/plan/plan.hpp"
+#include "portdrift/runner/setup.hpp"
 #include "testbed.hpp"
 
 namespace {
 
 namespace tb = portdrift::testbed;
 namespace plan = portdrift::plan;
+namespace runner = portdrift::runner;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kUnknown = 3;
@@ -48,8 +52,10 @@ constexpr std::string_view kUsage = R"(Usage: portdrift-demo --portdrift PATH [-
 Builds the demo estate (one network namespace per host of the topology, a
 scanner namespace with no default route, a bridge), makes every documented
 port behave as documented, injects one dropped port and one exposed port,
-runs `portdrift --check` from the scanner namespace, tears everything down
-and exits with portdrift's exit status. Needs root, iproute2 and nftables.
+runs `portdrift --check` from the scanner namespace; when the topology names
+`vantages:`, checks from each of them too and prints their `portdrift matrix`;
+tears everything down and exits with the first check's exit status. Needs
+root, iproute2 and nftables.
 )";
 
 struct Args {
@@ -259,6 +265,26 @@ int run_demo(const Args& a) {
       drops[c.host_index] += nft_drop_rule(c);
     }
   }
+  // The named vantages' plans (the NS probes the agents, ...): their open ports listen too.
+  std::vector<std::string> named;
+  for (const auto& v : t.vantages) {
+    named.push_back(v.name.value);
+    runner::Selection sel;
+    sel.vantage = v.name.value;
+    const auto other = runner::load_setup(a.topology, a.catalog_dir, {}, sel);
+    if (!other.ok()) {
+      for (const auto& d : other.diagnostics) std::cerr << portdrift::format(d) << '\n';
+      return kUnknown;
+    }
+    for (const auto& c : other.setup.plan.checks) {
+      if (c.expect != portdrift::Expect::open) continue;
+      if (c.protocol == portdrift::Protocol::tcp && tcp_ports[c.host_index].insert(c.port).second) {
+        endpoints[c.host_index].push_back(tb::endpoint(c.target, c.port));
+      } else if (c.protocol == portdrift::Protocol::udp && udp_ports[c.host_index].insert(c.port).second) {
+        endpoints[c.host_index].push_back("udp:" + tb::endpoint(c.target, c.port));
+      }
+    }
+  }
   // The two injected drifts.
   drops[dropped->host_index] += nft_drop_rule(*dropped);
   endpoints[exposed->host_index].push_back(tb::endpoint(exposed->target, exposed->port));
@@ -305,6 +331,26 @@ int run_demo(const Args& a) {
   const auto result = bed.exec(bed.scanner(), cmd,
                                tb::RunOptions{}.within(std::chrono::seconds(120)).keep_status().inherit_output());
   const double check_s = seconds_since(t1);
+
+  // Every named vantage's view, merged into one matrix (what a rollout would collect).
+  if (!named.empty()) {
+    const auto dir = std::filesystem::temp_directory_path() / (bed.tag() + "-results");
+    std::filesystem::create_directories(dir);
+    std::vector<std::string> merge{std::filesystem::absolute(a.portdrift).string(), "matrix"};
+    for (const auto& v : named) {
+      const auto file = (dir / (v + ".json")).string();
+      std::vector<std::string> vcmd{std::filesystem::absolute(a.portdrift).string(), "--check", "-c", a.topology,
+                                    "--catalog-dir", a.catalog_dir, "--format", "json", "--vantage", v};
+      const auto r = bed.exec(bed.scanner(), vcmd, tb::RunOptions{}.within(std::chrono::seconds(120)).keep_status());
+      std::ofstream(file) << r.out;
+      merge.push_back(file);
+    }
+    say << "matrix: " << tb::command_line(merge) << '\n' << std::flush;
+    const auto m = tb::run(merge, tb::RunOptions{}.within(std::chrono::seconds(30)).keep_status());
+    say << m.out << m.err << std::flush;
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
   const auto t2 = Clock::now();
   bed.teardown();
   say << fmt::format("demo: portdrift exited {} after {:.2f} s; estate torn down in {:.2f} s; total {:.2f} s\n",

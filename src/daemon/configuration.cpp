@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <future>
 #include <unordered_map>
 
 #include <boost/asio/ip/address.hpp>
@@ -70,21 +71,62 @@ LoadOutcome load_config(const Options& options, const std::shared_ptr<const Conf
   return out;
 }
 
+ConfigLoader::ConfigLoader(boost::asio::any_io_executor loop)
+    : loop_(std::move(loop)), queue_(std::make_shared<Queue>()) {
+  worker_ = std::thread([queue = queue_] {
+    for (;;) {
+      std::unique_lock lock(queue->mutex);
+      queue->wake.wait(lock, [&] { return queue->stopping || !queue->tasks.empty(); });
+      if (queue->tasks.empty()) return;  // stopping, and nothing left to do
+      auto task = std::move(queue->tasks.front());
+      queue->tasks.pop_front();
+      lock.unlock();
+      task();
+    }
+  });
+}
+
+void ConfigLoader::push(std::function<void()> task) {
+  {
+    std::lock_guard lock(queue_->mutex);
+    queue_->tasks.push_back(std::move(task));
+  }
+  queue_->wake.notify_one();
+}
+
+LoadOutcome ConfigLoader::load_now(const Options& options) {
+  auto promise = std::make_shared<std::promise<LoadOutcome>>();
+  auto outcome = promise->get_future();
+  push([promise, options] {
+    try {
+      promise->set_value(load_config(options, nullptr));
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  });
+  return outcome.get();
+}
+
 void ConfigLoader::start(Options options, std::shared_ptr<const Config> previous, Done done) {
-  if (thread_.joinable()) thread_.join();  // the last worker has posted its result already
   auto job = std::make_shared<Job>();
   job_ = job;
-  thread_ = std::thread([this, job, loop = loop_, options = std::move(options), previous = std::move(previous),
-                         done = std::move(done)]() mutable {
-    auto outcome = std::make_shared<LoadOutcome>(load_config(options, previous));
-    previous.reset();
+  // std::function needs a copyable callable: the move-only state travels in a shared_ptr.
+  struct Work {
+    Options options;
+    std::shared_ptr<const Config> previous;
+    Done done;
+  };
+  auto work = std::make_shared<Work>(Work{std::move(options), std::move(previous), std::move(done)});
+  push([this, job, loop = loop_, work] {
+    auto outcome = std::make_shared<LoadOutcome>(load_config(work->options, work->previous));
+    work->previous.reset();
     std::lock_guard lock(job->mutex);
     // The loop is alive as long as the job is not abandoned (shutdown runs before it goes).
     if (!job->abandoned) {
-      boost::asio::post(loop, [this, job, outcome, done = std::move(done)] {
+      boost::asio::post(loop, [this, job, outcome, work] {
         if (job->abandoned) return;  // the loader (and `this`) may be gone
         job_.reset();
-        done(std::move(*outcome));
+        work->done(std::move(*outcome));
       });
     }
     job->finished = true;
@@ -93,25 +135,33 @@ void ConfigLoader::start(Options options, std::shared_ptr<const Config> previous
 }
 
 void ConfigLoader::dispose(std::shared_ptr<const Config> old) {
-  if (disposer_.joinable()) disposer_.join();
-  disposer_ = std::thread([old = std::move(old)]() mutable {
-    old.reset();
+  auto box = std::make_shared<std::shared_ptr<const Config>>(std::move(old));
+  push([box] {
+    box->reset();
     ::malloc_trim(0);  // glibc keeps freed small blocks otherwise; the daemon lives for months
   });
 }
 
 void ConfigLoader::shutdown(std::chrono::milliseconds bound) {
-  if (disposer_.joinable()) disposer_.join();
+  bool finished = true;
   if (job_) {
     std::unique_lock lock(job_->mutex);
     job_->finished_cv.wait_for(lock, bound, [&] { return job_->finished; });
     job_->abandoned = true;
-    const bool finished = job_->finished;
+    finished = job_->finished;
     lock.unlock();
-    if (!finished && thread_.joinable()) thread_.detach();  // it will drop its result
     job_.reset();
   }
-  if (thread_.joinable()) thread_.join();
+  if (!worker_.joinable()) return;
+  {
+    std::lock_guard lock(queue_->mutex);
+    queue_->stopping = true;
+  }
+  queue_->wake.notify_one();
+  if (finished)
+    worker_.join();  // what is left is disposals, which are short
+  else
+    worker_.detach();  // it finishes the load, drops the result and exits
 }
 
 }  // namespace portdrift::daemon

@@ -10,10 +10,17 @@
 // worker touches nothing of the loop; its result is posted back and applied
 // on the loop. At stop the loader waits a bounded time for a worker still
 // running, then abandons it: its result is dropped, never posted.
+//
+// One worker thread serves every reload and every disposal for the daemon's
+// life. A thread per reload gave each its own malloc arena, and a 30-minute
+// soak with a SIGHUP every 3 minutes saw RSS step up with them; one thread
+// keeps every configuration in the same arena, where a freed one makes room
+// for the next.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -62,15 +69,19 @@ LoadOutcome load_config(const Options& options, const std::shared_ptr<const Conf
 class ConfigLoader {
  public:
   using Done = std::function<void(LoadOutcome)>;
-  explicit ConfigLoader(boost::asio::any_io_executor loop) : loop_(std::move(loop)) {}
+  explicit ConfigLoader(boost::asio::any_io_executor loop);
   ~ConfigLoader() { shutdown(std::chrono::seconds(2)); }
   ConfigLoader(const ConfigLoader&) = delete;
   ConfigLoader& operator=(const ConfigLoader&) = delete;
 
   [[nodiscard]] bool busy() const noexcept { return job_ != nullptr; }
-  // Starts a worker; `done` runs on the loop with its outcome. Only when not busy.
+  // Loads on the worker and waits for it: the first configuration, at start,
+  // lives in the same arena as every later one.
+  LoadOutcome load_now(const Options& options);
+  // Queues a load on the worker; `done` runs on the loop with its outcome. Only when not busy.
   void start(Options options, std::shared_ptr<const Config> previous, Done done);
-  // Waits up to `bound` for a running worker, then abandons it.
+  // Waits up to `bound` for a load still running, then abandons it; stops the
+  // worker. Idempotent.
   void shutdown(std::chrono::milliseconds bound);
   // Drops `old` (the configuration a reload replaced) off the loop, then gives
   // the freed memory back to the kernel: at 100k checks both take longer than
@@ -84,10 +95,19 @@ class ConfigLoader {
     bool finished = false;
     bool abandoned = false;
   };
+  // Shared with the worker thread, which may outlive the loader when a load is abandoned.
+  struct Queue {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::function<void()>> tasks;
+    bool stopping = false;
+  };
+  void push(std::function<void()> task);
+
   boost::asio::any_io_executor loop_;
   std::shared_ptr<Job> job_;
-  std::thread thread_;
-  std::thread disposer_;
+  std::shared_ptr<Queue> queue_;
+  std::thread worker_;
 };
 
 }  // namespace portdrift::daemon

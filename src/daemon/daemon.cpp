@@ -382,7 +382,7 @@ struct Daemon::Impl {
   }
 
   bool start() {
-    auto loaded = load_config(options, nullptr);
+    auto loaded = loader.load_now(options);
     if (auto* d = std::get_if<Diagnostics>(&loaded)) {
       for (const auto& x : *d) log->error("{}", format(x));
       log->error("cannot start: {} configuration problem{} in {}", d->size(), d->size() == 1 ? "" : "s",

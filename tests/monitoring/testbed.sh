@@ -1,8 +1,10 @@
 # The test bed shared by nagios_test and icinga2_test; sourced, not run.
 #
-# The caller sets `build` (the build directory) and `label` (a short name for
-# its namespaces and temporary directory), then sources this file, which:
-#   - skips (77) without root, nft, pd-listen or portdrift, or fails when CI=true;
+# The caller sets `build` (the build directory), `label` (a short name for
+# its namespaces and temporary directory) and `needs` (the commands it runs
+# besides nft), then sources this file, which:
+#   - skips (77) without root, one of those commands, pd-listen or portdrift,
+#     or fails when CI=true;
 #   - makes a scanner namespace with no default route (the monitoring server
 #     runs there, so its checks do) and a target namespace behind a veth,
 #     holding ns1 (198.18.N.11, ITMS notification server) and ps1 (.12, package
@@ -14,7 +16,8 @@
 #   - links $work/plugins/check_portdrift to the built binary: the shipped
 #     command definitions run PLUGIN_DIR/check_portdrift;
 #   - on any exit stops every PID in `pids` (TERM, then KILL after 10 s),
-#     deletes both namespaces and the temporary directory.
+#     waits for their children, deletes both namespaces and the temporary
+#     directory.
 # Drift: `drift_inject` makes the target reset the connections to one port
 # the plan expects open ($drift_host $drift_address tcp/$drift_port);
 # `drift_fix` removes that rule.
@@ -25,7 +28,9 @@ cannot_run() {
   echo "SKIP: $*"; exit 77
 }
 [ "$(id -u)" = 0 ] || cannot_run "needs root (network namespaces)"
-command -v nft >/dev/null || cannot_run "nft is missing (run .ci/deps)"
+for command in nft "${needs[@]}"; do
+  command -v "$command" >/dev/null || cannot_run "$command is missing (run .ci/deps)"
+done
 listen_bin=$build/tests/netns/pd-listen
 [ -x "$build/portdrift" ] && [ -x "$listen_bin" ] || cannot_run "portdrift and pd-listen are not built in $build"
 
@@ -34,17 +39,21 @@ id=$$-$RANDOM
 scan=pd$label-s-$id
 tgt=pd$label-t-$id
 work=$(mktemp -d "/tmp/pd-$label.XXXXXX")
-chmod 755 "$work"
 pids=()
 failures=0
 t0=$(date +%s)
 cleanup() {
   set +e
-  local pid
+  local pid child children
   for pid in "${pids[@]}"; do
+    # The servers' workers (nagios4's, icinga2's) go down after their parent; wait for them too.
+    children=$(ps -o pid= --ppid "$pid" 2>/dev/null)
     kill -TERM "$pid" 2>/dev/null
     timeout 10 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    for child in $children; do
+      timeout 10 tail --pid="$child" -f /dev/null || kill -KILL "$child" 2>/dev/null
+    done
   done
   ip netns del "$scan" 2>/dev/null
   ip netns del "$tgt" 2>/dev/null

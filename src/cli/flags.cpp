@@ -14,7 +14,9 @@ class Layout : public CLI::Formatter {
   std::string make_usage(const CLI::App* app, std::string name) const override {
     const auto it = synopsis_.find(app);
     if (it == synopsis_.end()) return CLI::Formatter::make_usage(app, std::move(name));
-    return it->second + "\n" + CLI::Formatter::make_description(app);
+    auto about = CLI::Formatter::make_description(app);
+    if (!about.starts_with('\n')) about.insert(0, "\n");
+    return it->second + "\n" + about;
   }
   std::string make_description(const CLI::App* app) const override {
     return synopsis_.contains(app) ? std::string() : CLI::Formatter::make_description(app);

@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
-#include <charconv>
+#include <algorithm>
+#include <array>
+#include <functional>
+#include <memory>
+#include <vector>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -30,74 +34,48 @@
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/runner/setup.hpp"
 #include "commands.hpp"
+#include "flags.hpp"
 
 namespace portdrift::cli {
 namespace {
 
 constexpr int kUnknown = 3;
 
-constexpr std::string_view kHelp = R"(Usage: portdrift -c FILE [daemon options] [options]
+constexpr std::string_view kSynopsis = R"(Usage: portdrift -c FILE [daemon options] [options]
        portdrift --check -c FILE [options]
        portdrift --validate -c FILE [--catalog-dir DIR]
        portdrift --catalog [--format text|json] [--catalog-dir DIR]
        portdrift policy -c FILE --out DIR | --check-against FILE  (policy --help)
        portdrift explain -c FILE HOST [PORT]                      (explain --help)
-       portdrift matrix RESULT.json... [--format html] [-o FILE]  (matrix --help)
+       portdrift matrix RESULT.json... [--format html] [-o FILE]  (matrix --help))";
 
+constexpr std::string_view kAbout = R"(
 portdrift checks that a network still lets through (and still blocks) the
 ports that the vendor documents say each component uses.
 
-Modes:
-  (none, with -c)     run as a daemon in the foreground: probe every check on
-                      its interval, log drift when it is confirmed and when it
-                      clears (see docs/daemon.md); SIGHUP reloads, SIGTERM stops
-  --check             probe once, print a Nagios-style result, exit 0/1/2/3
-  --validate          check the topology and catalog, print every problem
-                      as FILE:LINE:COLUMN: key: message, exit 0 or 3
-  --catalog           list the built-in catalog of documented flows
-  -h, --help          this text
-  -V, --version       print the version
+With -c and no mode flag, portdrift runs as a daemon in the foreground: it
+probes every check on its interval and logs drift when it is confirmed and
+when it clears (see docs/daemon.md); SIGHUP reloads, SIGTERM stops.
+See portdrift(1) and portdrift-topology(5).)";
 
-Options:
-  -c, --config FILE   topology file (YAML; see docs/configuration.md)
-  --format FMT        text (default; Nagios plugin output) or json
-  --catalog-dir DIR   catalog data files (default: the installed catalog)
-  -v, --verbose       list every check in the long output, not only drift;
-                      log progress to stderr; with --validate, print which
-                      check won where two spoke of one port
-  --timeout MS        per-attempt timeout in milliseconds (topology default)
-  --retries N         extra attempts after silence (topology default)
-  --concurrency N     probes in flight at once (topology default)
-  --per-host N        probes in flight per target address
-  --max-rate PPS      connection attempts per second, 0 for no cap
-  --source SRC        probes leave from this address of this machine, or
-                      this interface (needs CAP_NET_RAW); overrides every
-                      `source:` of the topology
-  --vantage NAME      probe from this entry of the topology's `vantages:`
-                      (default: $PORTDRIFT_VANTAGE, else `vantage:`); for
-                      --check, --validate and the daemon
-  --shard K/N         run shard K of N of the vantage's checks, split by
-                      target address (see docs/fleet.md)
+constexpr std::string_view kExitStatus = R"(Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
+2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).)";
 
-Daemon options:
-  --state-file FILE   where hard states survive restarts (default: the
-                      topology's daemon.state_file, else
-                      $STATE_DIRECTORY/state.json)
-  --metrics-listen A  Prometheus endpoint, ADDRESS:PORT or off
-                      (default: daemon.metrics_listen, else 127.0.0.1:9617)
-  --web.config.file F TLS, client certificates and basic auth for that
-                      endpoint, in the exporter-toolkit format that
-                      node_exporter and blackbox_exporter read (re-read on
-                      SIGHUP; a bad file keeps the one in use)
-  --log-level LEVEL   debug (one line per probe), info (default), warning, error
-  --log-target T      auto (the journal under systemd, else stderr), stderr, journal
-
-Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
-2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).
-)";
-
-enum class Mode { none, daemon, check, validate, catalog, help, version };
+enum class Mode { none, daemon, check, validate, catalog, version };
 enum class Format { text, json };
+
+// What --format takes (with --check and --catalog): a new output format is one more entry here
+// and its case where do_check and do_catalog write.
+constexpr std::array<Choice<Format>, 2> kFormats{{{"text", Format::text}, {"json", Format::json}}};
+
+constexpr std::array<Choice<spdlog::level::level_enum>, 4> kLogLevels{{{"debug", spdlog::level::debug},
+                                                                       {"info", spdlog::level::info},
+                                                                       {"warning", spdlog::level::warn},
+                                                                       {"error", spdlog::level::err}}};
+
+constexpr std::array<Choice<daemon::LogTarget>, 3> kLogTargets{{{"auto", daemon::LogTarget::automatic},
+                                                                {"stderr", daemon::LogTarget::stderr_only},
+                                                                {"journal", daemon::LogTarget::journal}}};
 
 struct Args {
   Mode mode = Mode::none;
@@ -109,110 +87,149 @@ struct Args {
   std::optional<std::string> state_file, metrics_listen, web_config;
   std::optional<std::string> source;
   std::optional<std::string> vantage;
+  std::optional<std::string> shard_text;
   std::optional<plan::Shard> shard;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
-  bool daemon_flags = false;  // a daemon-only flag was given
 };
 
-struct UsageError {
-  std::string message;
+// One command line's worth of parsed flags: the modes' (Args) or one subcommand's.
+struct Parsed {
+  Args main;
+  PolicyCommand policy;
+  ExplainCommand explain;
+  MatrixCommand matrix;
 };
 
-std::uint32_t number(std::string_view flag, std::string_view text, std::uint32_t min, std::uint32_t max) {
-  std::uint32_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || v < min || v > max) {
-    throw UsageError{fmt::format("{} takes a whole number from {} to {}, not '{}'", flag, min, max, text)};
-  }
-  return v;
+// The parser and the options that decide a mode, so that parse() can check how they combine.
+struct Cli {
+  std::unique_ptr<CLI::App> app;
+  std::vector<std::pair<const CLI::Option*, Mode>> modes;
+  std::vector<const CLI::Option*> daemon_only;
+  CLI::App* policy = nullptr;
+  CLI::App* explain = nullptr;
+  CLI::App* matrix = nullptr;
+};
+
+std::string shard_error(const std::string& text) {
+  std::string error;
+  return plan::parse_shard(text, error) ? std::string() : error;
 }
 
-Args parse(std::span<const std::string_view> args) {
-  Args a;
-  auto set_mode = [&](Mode m, std::string_view flag) {
-    if (a.mode != Mode::none && a.mode != m) throw UsageError{fmt::format("{} cannot be combined with another mode", flag)};
-    a.mode = m;
-  };
-  for (std::size_t i = 1; i < args.size(); ++i) {
-    std::string_view flag = args[i];
-    std::optional<std::string_view> inline_value;
-    if (flag.starts_with("--")) {
-      if (auto eq = flag.find('='); eq != std::string_view::npos) {
-        inline_value = flag.substr(eq + 1);
-        flag = flag.substr(0, eq);
+std::string listen_error(const std::string& text) {
+  std::string error;
+  return text == "off" || daemon::parse_listen(text, error) ? std::string() : error;
+}
+
+std::function<std::string(const std::string&)> non_empty(std::string message) {
+  return [message = std::move(message)](const std::string& v) { return v.empty() ? message : std::string(); };
+}
+
+CLI::Option* mode_flag(CLI::App& app, const std::string& name, const std::string& description) {
+  return app.add_flag(name, description)->group("Modes");
+}
+
+// The one CLI11 app: the modes' flags, then the subcommands of src/cli/*_cmd.cpp, writing into `p`.
+Cli make_cli(Parsed& p) {
+  Cli c;
+  c.app = std::make_unique<CLI::App>(std::string(kAbout), "portdrift");
+  auto& app = *c.app;
+  set_help_layout(app);
+  set_synopsis(app, std::string(kSynopsis));
+  app.footer(std::string(kExitStatus));
+  // Unknown words are ours to report ("unknown option '--x'"); a flag given twice keeps the last value.
+  app.allow_extras();
+  app.require_subcommand(0, 1);
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto& a = p.main;
+
+  app.set_help_flag("-h,--help", "this text")->group("Modes");
+  c.modes = {{mode_flag(app, "--check", "probe once, print a Nagios-style result, exit 0/1/2/3"), Mode::check},
+             {mode_flag(app, "--validate",
+                        "check the topology and catalog, print every problem\n"
+                        "as FILE:LINE:COLUMN: key: message, exit 0 or 3"),
+              Mode::validate},
+             {mode_flag(app, "--catalog", "list the built-in catalog of documented flows"), Mode::catalog},
+             {mode_flag(app, "-V,--version", "print the version"), Mode::version}};
+
+  app.add_option("-c,--config", a.config, "topology file (YAML; see portdrift-topology(5))")->type_name("FILE");
+  add_choice(app, "--format", kFormats, a.format, "text (default; Nagios plugin output) or json");
+  app.add_option("--catalog-dir", a.catalog_dir, "catalog data files (default: the installed catalog)")
+      ->type_name("DIR");
+  app.add_flag("-v,--verbose", a.verbose,
+               "list every check in the long output, not only drift;\n"
+               "log progress to stderr; with --validate, print which\n"
+               "check won where two spoke of one port");
+  add_number(app, "--timeout", a.timeout_ms, 1, 600'000, "MS", "per-attempt timeout in milliseconds (topology default)");
+  add_number(app, "--retries", a.retries, 0, 10, "N", "extra attempts after silence (topology default)");
+  add_number(app, "--concurrency", a.concurrency, 1, 1'000'000, "N", "probes in flight at once (topology default)");
+  add_number(app, "--per-host", a.per_host, 1, 1'000'000, "N", "probes in flight per target address");
+  add_number(app, "--max-rate", a.max_rate, 0, 100'000'000, "PPS", "connection attempts per second, 0 for no cap");
+  add_checked(app, "--source", a.source, "SRC", non_empty("needs an address or an interface name"),
+              "probes leave from this address of this machine, or\n"
+              "this interface (needs CAP_NET_RAW); overrides every\n"
+              "`source:` of the topology; for --check");
+  add_checked(app, "--vantage", a.vantage, "NAME", non_empty("needs the name of an entry of `vantages:`"),
+              "probe from this entry of the topology's `vantages:`\n"
+              "(default: $PORTDRIFT_VANTAGE, else `vantage:`); for\n"
+              "--check, --validate and the daemon");
+  add_checked(app, "--shard", a.shard_text, "K/N", shard_error,
+              "run shard K of N of the vantage's checks, split by\n"
+              "target address (see docs/fleet.md)");
+
+  const std::string daemon = "Daemon options";
+  c.daemon_only = {
+      app.add_option("--state-file", a.state_file,
+                     "where hard states survive restarts (default: the\n"
+                     "topology's daemon.state_file, else $STATE_DIRECTORY/state.json)")
+          ->type_name("FILE")
+          ->group(daemon),
+      add_checked(app, "--metrics-listen", a.metrics_listen, "ADDR:PORT", listen_error,
+                  "Prometheus endpoint, ADDRESS:PORT or off\n"
+                  "(default: daemon.metrics_listen, else 127.0.0.1:9617)")
+          ->group(daemon),
+      add_checked(app, "--web.config.file", a.web_config, "FILE", non_empty("needs a file"),
+                  "TLS, client certificates and basic auth for that\n"
+                  "endpoint, in the exporter-toolkit format that\n"
+                  "node_exporter and blackbox_exporter read (re-read on\n"
+                  "SIGHUP; a bad file keeps the one in use)")
+          ->group(daemon),
+      add_choice(app, "--log-level", kLogLevels, a.log_level,
+                 "debug (one line per probe), info (default), warning, error")
+          ->group(daemon),
+      add_choice(app, "--log-target", kLogTargets, a.log_target,
+                 "auto (the journal under systemd, else stderr), stderr, journal")
+          ->group(daemon)};
+
+  c.policy = add_policy(app, p.policy);
+  c.explain = add_explain(app, p.explain);
+  c.matrix = add_matrix(app, p.matrix);
+  return c;
+}
+
+// The mode the flags ask for, and the rules on which flags go with which mode.
+void settle_mode(const Cli& c, Args& a) {
+  for (const auto* opt : c.app->parse_order()) {
+    for (const auto& [flag, mode] : c.modes) {
+      if (opt != flag) continue;
+      if (a.mode != Mode::none && a.mode != mode) {
+        throw UsageError{fmt::format("{} cannot be combined with another mode", opt->get_name())};
       }
+      a.mode = mode;
     }
-    auto value = [&]() -> std::string_view {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{fmt::format("{} needs a value", flag)};
-      return args[++i];
-    };
-    if (flag == "--check") set_mode(Mode::check, flag);
-    else if (flag == "--validate") set_mode(Mode::validate, flag);
-    else if (flag == "--catalog") set_mode(Mode::catalog, flag);
-    else if (flag == "-h" || flag == "--help") set_mode(Mode::help, flag);
-    else if (flag == "-V" || flag == "--version") set_mode(Mode::version, flag);
-    else if (flag == "-c" || flag == "--config") a.config = std::string(value());
-    else if (flag == "--catalog-dir") a.catalog_dir = std::string(value());
-    else if (flag == "-v" || flag == "--verbose") a.verbose = true;
-    else if (flag == "--format") {
-      const auto v = value();
-      if (v == "text") a.format = Format::text;
-      else if (v == "json") a.format = Format::json;
-      else throw UsageError{fmt::format("--format takes text or json, not '{}'", v)};
-    } else if (flag == "--timeout") a.timeout_ms = number(flag, value(), 1, 600'000);
-    else if (flag == "--retries") a.retries = number(flag, value(), 0, 10);
-    else if (flag == "--concurrency") a.concurrency = number(flag, value(), 1, 1'000'000);
-    else if (flag == "--per-host") a.per_host = number(flag, value(), 1, 1'000'000);
-    else if (flag == "--max-rate") a.max_rate = number(flag, value(), 0, 100'000'000);
-    else if (flag == "--source") {
-      a.source = std::string(value());
-      if (a.source->empty()) throw UsageError{"--source needs an address or an interface name"};
-    }
-    else if (flag == "--vantage") {
-      a.vantage = std::string(value());
-      if (a.vantage->empty()) throw UsageError{"--vantage needs the name of an entry of `vantages:`"};
-    } else if (flag == "--shard") {
-      std::string error;
-      a.shard = plan::parse_shard(value(), error);
-      if (!a.shard) throw UsageError{fmt::format("--shard: {}", error)};
-    }
-    else if (flag == "--state-file") {
-      a.state_file = std::string(value());
-      a.daemon_flags = true;
-    } else if (flag == "--metrics-listen") {
-      const auto v = value();
-      std::string error;
-      if (v != "off" && !daemon::parse_listen(v, error)) throw UsageError{fmt::format("--metrics-listen: {}", error)};
-      a.metrics_listen = std::string(v);
-      a.daemon_flags = true;
-    } else if (flag == "--web.config.file") {
-      a.web_config = std::string(value());
-      if (a.web_config->empty()) throw UsageError{"--web.config.file needs a file"};
-      a.daemon_flags = true;
-    } else if (flag == "--log-level") {
-      const auto v = value();
-      if (v == "debug") a.log_level = spdlog::level::debug;
-      else if (v == "info") a.log_level = spdlog::level::info;
-      else if (v == "warning") a.log_level = spdlog::level::warn;
-      else if (v == "error") a.log_level = spdlog::level::err;
-      else throw UsageError{fmt::format("--log-level takes debug, info, warning or error, not '{}'", v)};
-      a.daemon_flags = true;
-    } else if (flag == "--log-target") {
-      const auto v = value();
-      if (v == "auto") a.log_target = daemon::LogTarget::automatic;
-      else if (v == "stderr") a.log_target = daemon::LogTarget::stderr_only;
-      else if (v == "journal") a.log_target = daemon::LogTarget::journal;
-      else throw UsageError{fmt::format("--log-target takes auto, stderr or journal, not '{}'", v)};
-      a.daemon_flags = true;
-    } else throw UsageError{fmt::format("unknown option '{}'", args[i])};
+  }
+  if (auto extra = first_extra(*c.app)) throw UsageError{fmt::format("unknown option '{}'", *extra)};
+  if (a.shard_text) {
+    std::string error;
+    a.shard = plan::parse_shard(*a.shard_text, error);
   }
   if (a.mode == Mode::none) {
     if (!a.config) throw UsageError{"say what to do: -c FILE (daemon), --check, --validate or --catalog (see --help)"};
     a.mode = Mode::daemon;
   }
-  if (a.daemon_flags && a.mode != Mode::daemon) {
+  const bool daemon_flags =
+      std::any_of(c.daemon_only.begin(), c.daemon_only.end(), [](const CLI::Option* o) { return o->count() > 0; });
+  if (daemon_flags && a.mode != Mode::daemon) {
     throw UsageError{
         "--state-file, --metrics-listen, --web.config.file, --log-level and --log-target are for the daemon (no mode "
         "flag)"};
@@ -226,7 +243,6 @@ Args parse(std::span<const std::string_view> args) {
   if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
     throw UsageError{"--check and --validate need a topology: -c FILE"};
   }
-  return a;
 }
 
 runner::EngineOverrides overrides(const Args& a) {
@@ -364,21 +380,53 @@ int do_catalog(const Args& a, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+
+// Parses `args` into `p`; returns an exit code when there is nothing left to do (--help).
+std::optional<int> parse(const Cli& c, std::span<const std::string_view> args, std::ostream& out) {
+  // CLI11 takes the words without the program name, last first.
+  std::vector<std::string> words;
+  for (auto it = args.rbegin(); it + 1 < args.rend(); ++it) words.emplace_back(*it);
+  try {
+    c.app->parse(words);
+  } catch (const CLI::CallForHelp&) {
+    out << c.app->help();  // the subcommand's, when --help followed one
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // Never CLI11's exit codes: every usage error is UNKNOWN.
+    if (!c.app->get_subcommands().empty()) throw CommandUsage{e.what()};
+    throw UsageError{e.what()};
+  }
+  return std::nullopt;
+}
+
+// A subcommand: its own flags only.
+int run_command(const Cli& c, const CLI::App& sub, const Parsed& p, std::ostream& out, std::ostream& err) {
+  if (auto extra = first_extra(*c.app)) throw UsageError{fmt::format("unknown option '{}'", *extra)};
+  if (const auto& given = c.app->parse_order(); !given.empty()) {
+    throw CommandUsage{
+        fmt::format("{} cannot be combined with the {} command", given.front()->get_name(), sub.get_name())};
+  }
+  if (auto extra = first_extra(sub)) throw CommandUsage{fmt::format("unknown option '{}' for {}", *extra, sub.get_name())};
+  if (&sub == c.policy) return run_policy(p.policy, out, err);
+  if (&sub == c.explain) return run_explain(p.explain, out);
+  return run_matrix(p.matrix, out, err);
+}
+
 }  // namespace
 
 int run(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   try {
-    // Subcommands with flags of their own (src/cli/*_cmd.cpp).
-    if (args.size() > 1 && args[1] == "policy") return run_policy(args, out, err);
-    if (args.size() > 1 && args[1] == "explain") return run_explain(args, out, err);
-    if (args.size() > 1 && args[1] == "matrix") return run_matrix(args, out, err);
-    const Args a = parse(args);
+    Parsed p;
+    const Cli c = make_cli(p);
+    if (const auto done = parse(c, args, out)) return *done;
+    if (const auto subs = c.app->get_subcommands(); !subs.empty()) return run_command(c, *subs.front(), p, out, err);
+    Args& a = p.main;
+    settle_mode(c, a);
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     spdlog::logger log("portdrift", sink);
     log.set_pattern("portdrift: %l: %v");
     log.set_level(a.verbose ? spdlog::level::info : spdlog::level::warn);
     switch (a.mode) {
-      case Mode::help: out << kHelp; return 0;
       case Mode::version: out << "portdrift " << PORTDRIFT_VERSION << '\n'; return 0;
       case Mode::validate: return do_validate(a, out);
       case Mode::catalog: return do_catalog(a, out, err);
@@ -399,6 +447,17 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
     out << "PORTDRIFT UNKNOWN - internal error: " << e.what() << '\n';
     return kUnknown;
   }
+}
+
+std::vector<std::string> option_names() {
+  Parsed p;
+  const Cli c = make_cli(p);
+  std::vector<std::string> names;
+  list_flags(*c.app, "", names);
+  for (const auto* sub : c.app->get_subcommands([](const CLI::App*) { return true; })) {
+    list_flags(*sub, sub->get_name() + " ", names);
+  }
+  return names;
 }
 
 }  // namespace portdrift::cli

@@ -7,36 +7,39 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "flags.hpp"
 
 namespace portdrift::cli {
 namespace {
 
 constexpr int kUnknown = 3;
 
-constexpr std::string_view kExplainHelp = R"(Usage: portdrift explain -c FILE HOST [PORT] [--format text|json] [--catalog-dir DIR]
+constexpr std::string_view kExplainSynopsis =
+    "Usage: portdrift explain -c FILE HOST [PORT] [--format text|json] [--catalog-dir DIR]";
 
+constexpr std::string_view kExplainAbout = R"(
 Says why PORT (or every documented port) is expected open or blocked on HOST
 (a host, a group, a group member or GROUP/ADDRESS): the flows and explicit
 checks behind it, their seed documents and components, who may initiate,
 the policy term that writes it and whether this vantage probes it.
 "no documented flow" for a port nobody asked for. Exit 0, or 3 when HOST
-is unknown or the configuration has problems.
-)";
+is unknown or the configuration has problems.)";
 
 }  // namespace
 
-int run_explain(std::span<const std::string_view> args, std::ostream& out, std::ostream& /*err*/) {
-  PolicyArgs a;
-  std::vector<std::string_view> positional;
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    if (take_common(args, i, a)) continue;
-    if (args[i] == "-h" || args[i] == "--help") {
-      out << kExplainHelp;
-      return 0;
-    }
-    if (args[i].starts_with("-")) throw CommandUsage{fmt::format("unknown option '{}' for explain", args[i])};
-    positional.push_back(args[i]);
-  }
+CLI::App* add_explain(CLI::App& root, ExplainCommand& c) {
+  auto* app = root.add_subcommand("explain", "why a port is expected open or blocked, and by which document");
+  app->footer(std::string(kExplainAbout));
+  set_synopsis(*app, std::string(kExplainSynopsis));
+  add_policy_args(*app, c.common);
+  app->add_option("words", c.words, "the host, group or GROUP/ADDRESS, and optionally a port")
+      ->type_name("HOST [PORT]");
+  return app;
+}
+
+int run_explain(const ExplainCommand& c, std::ostream& out) {
+  const auto& a = c.common;
+  const auto& positional = c.words;
   if (positional.empty() || positional.size() > 2) throw CommandUsage{"explain takes HOST and optionally PORT"};
   std::optional<std::uint16_t> port;
   if (positional.size() == 2) {

@@ -1,5 +1,6 @@
 // `portdrift matrix RESULT.json... [--format text|html] [-o FILE]`: the flow
 // matrix over the `--check --format json` results of several vantages.
+#include <array>
 #include <fstream>
 #include <iterator>
 #include <ostream>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "portdrift/report/matrix.hpp"
 
 namespace portdrift::cli {
@@ -14,40 +16,35 @@ namespace {
 
 constexpr int kUnknown = 3;
 
-constexpr std::string_view kMatrixHelp = R"(Usage: portdrift matrix RESULT.json... [--format text|html] [-o FILE]
+constexpr std::string_view kMatrixSynopsis = "Usage: portdrift matrix RESULT.json... [--format text|html] [-o FILE]";
 
+constexpr std::string_view kMatrixAbout = R"(
 Merges the `portdrift --check --format json` results of several vantages
 (and shards) of one topology: a Nagios status line over all of them (the
 worst status wins), then the flow matrix, rows "vantage/from_role", columns
 to_role, cells ok/drifted. --format html writes one self-contained page
 where each cell opens its problem checks. Exit 0/1/2/3 as the worst result;
 3 when a file cannot be read, is no result, or the results come from
-different topologies or repeat a vantage and shard.
-)";
+different topologies or repeat a vantage and shard.)";
+
+constexpr std::array<Choice<bool>, 2> kHtml{{{"text", false}, {"html", true}}};
 
 }  // namespace
 
-int run_matrix(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  bool html = false;
-  std::optional<std::string> output;
-  std::vector<std::string> files;
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    const auto arg = args[i];
-    if (arg == "-h" || arg == "--help") {
-      out << kMatrixHelp;
-      return 0;
-    }
-    if (arg == "--format" || arg == "-o" || arg == "--output") {
-      if (i + 1 >= args.size()) throw CommandUsage{fmt::format("{} needs a value", arg)};
-      const auto value = args[++i];
-      if (arg != "--format") output = std::string(value);
-      else if (value == "html") html = true;
-      else if (value != "text") throw CommandUsage{fmt::format("--format is text or html, not '{}'", value)};
-      continue;
-    }
-    if (arg.starts_with("-")) throw CommandUsage{fmt::format("unknown option '{}' for matrix", arg)};
-    files.emplace_back(arg);
-  }
+CLI::App* add_matrix(CLI::App& root, MatrixCommand& c) {
+  auto* app = root.add_subcommand("matrix", "the flow matrix over many vantages' --check --format json results");
+  app->footer(std::string(kMatrixAbout));
+  set_synopsis(*app, std::string(kMatrixSynopsis));
+  add_choice(*app, "--format", kHtml, c.html, "text (default) or html (one self-contained page)");
+  app->add_option("-o,--output", c.output, "write the matrix to FILE, the status line to stdout")->type_name("FILE");
+  app->add_option("files", c.files, "--check --format json results")->type_name("RESULT.json...");
+  return app;
+}
+
+int run_matrix(const MatrixCommand& c, std::ostream& out, std::ostream& err) {
+  const auto& files = c.files;
+  const auto& output = c.output;
+  const bool html = c.html;
   if (files.empty()) throw CommandUsage{"matrix takes one or more RESULT.json files"};
   std::vector<report::MatrixInput> inputs;
   for (const auto& f : files) {

@@ -2,6 +2,8 @@
 // imply, or (--check-against) judges an `nft -j list ruleset` document
 // against it. The policy module builds everything; this file parses flags
 // and does the file I/O.
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "flags.hpp"
 #include "portdrift/cli/cli.hpp"
 
 namespace portdrift::cli {
@@ -19,10 +22,13 @@ constexpr int kUnknown = 3;
 constexpr std::string_view kMarker = "# Written by `portdrift policy`";
 constexpr std::uintmax_t kMaxRulesetBytes = 64U * 1024U * 1024U;
 
-constexpr std::string_view kPolicyHelp = R"(Usage: portdrift policy -c FILE --out DIR [--default deny|accept|none]
+// The prose of `portdrift policy --help`; the flags' lines come from the parser.
+constexpr std::string_view kPolicySynopsis =
+    R"(Usage: portdrift policy -c FILE --out DIR [--default deny|accept|none]
                         [--target nftables,iptables,windows_advfirewall,...] [--catalog-dir DIR]
-       portdrift policy -c FILE --check-against RULESET.json [--host NAME] [--format text|json]
+       portdrift policy -c FILE --check-against RULESET.json [--host NAME] [--format text|json])";
 
+constexpr std::string_view kPolicyAbout = R"(
 Writes the firewall policy the topology's documented flows imply as a
 capirca tree (DIR/def/NETWORK.net, DIR/def/SERVICES.svc,
 DIR/policies/pol/LISTENER.pol), to render with capirca's aclgen:
@@ -33,20 +39,36 @@ flows it does not allow, blocked ports it allows and allowed ports no flow
 documents, without probing; --host NAME checks only that host's or group's
 terms (a ruleset taken from that server) (exit 0 clean, 1 undocumented ports only,
 2 documented flows broken, 3 usage or configuration problems).
-See docs/policy.md.
-)";
+See docs/policy.md and portdrift(1).)";
 
+constexpr std::array<Choice<policy::DefaultAction>, 3> kDefaults{{{"deny", policy::DefaultAction::deny},
+                                                                   {"accept", policy::DefaultAction::accept},
+                                                                   {"none", policy::DefaultAction::none}}};
+constexpr std::array<Choice<bool>, 2> kJson{{{"text", false}, {"json", true}}};
+
+// capirca platform names: a-z, 0-9, _.
+std::string targets_error(const std::string& list) {
+  std::size_t at = 0;
+  while (at <= list.size()) {
+    const auto comma = list.find(',', at);
+    const auto item = list.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    const bool valid = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
+    if (!valid) return fmt::format("takes capirca platform names (a-z, 0-9, _), not '{}'", item);
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return {};
+}
+
+// A list targets_error() accepted.
 std::vector<std::string> split_targets(std::string_view list) {
   std::vector<std::string> out;
   std::size_t at = 0;
   while (at <= list.size()) {
     const auto comma = list.find(',', at);
-    const auto item = list.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
-    const bool valid = !item.empty() && std::all_of(item.begin(), item.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-    });
-    if (!valid) throw CommandUsage{fmt::format("--target takes capirca platform names (a-z, 0-9, _), not '{}'", item)};
-    out.emplace_back(item);
+    out.emplace_back(list.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
     if (comma == std::string_view::npos) break;
     at = comma + 1;
   }
@@ -99,27 +121,13 @@ bool write_tree(const std::filesystem::path& dir, const std::vector<std::pair<st
 
 }  // namespace
 
-bool take_common(std::span<const std::string_view> args, std::size_t& i, PolicyArgs& a) {
-  const auto flag = args[i];
-  auto value = [&]() -> std::string {
-    if (i + 1 >= args.size()) throw CommandUsage{fmt::format("{} needs a value", flag)};
-    return std::string(args[++i]);
-  };
-  if (flag == "-c" || flag == "--config") a.config = value();
-  else if (flag == "--catalog-dir") a.catalog_dir = value();
-  else if (flag == "--default") {
-    const auto v = value();
-    const auto d = policy::parse_default_action(v);
-    if (!d) throw CommandUsage{fmt::format("--default takes deny, accept or none, not '{}'", v)};
-    a.options.default_action = *d;
-  } else if (flag == "--format") {
-    const auto v = value();
-    if (v != "text" && v != "json") throw CommandUsage{fmt::format("--format takes text or json, not '{}'", v)};
-    a.json = v == "json";
-  } else {
-    return false;
-  }
-  return true;
+void add_policy_args(CLI::App& app, PolicyArgs& a) {
+  app.add_option("-c,--config", a.config, "topology file (YAML; see portdrift-topology(5))")->type_name("FILE");
+  app.add_option("--catalog-dir", a.catalog_dir, "catalog data files (default: the installed catalog)")
+      ->type_name("DIR");
+  add_choice(app, "--default", kDefaults, a.options.default_action,
+             "each filter's final term (default: deny)");
+  add_choice(app, "--format", kJson, a.json, "text (default) or json");
 }
 
 std::optional<runner::Setup> load_for_policy(const PolicyArgs& a, std::ostream& out) {
@@ -135,23 +143,29 @@ std::optional<runner::Setup> load_for_policy(const PolicyArgs& a, std::ostream& 
   return std::move(l.setup);
 }
 
-int run_policy(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  PolicyArgs a;
-  std::optional<std::string> out_dir, check_against, host;
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    if (take_common(args, i, a)) continue;
-    const auto flag = args[i];
-    if (flag == "-h" || flag == "--help") {
-      out << kPolicyHelp;
-      return 0;
-    }
-    if (i + 1 >= args.size()) throw CommandUsage{fmt::format("unknown option '{}' (or it needs a value)", flag)};
-    if (flag == "--out") out_dir = std::string(args[++i]);
-    else if (flag == "--target") a.options.targets = split_targets(args[++i]);
-    else if (flag == "--check-against") check_against = std::string(args[++i]);
-    else if (flag == "--host") host = std::string(args[++i]);
-    else throw CommandUsage{fmt::format("unknown option '{}' for policy", flag)};
-  }
+CLI::App* add_policy(CLI::App& root, PolicyCommand& c) {
+  auto* app = root.add_subcommand("policy", "the firewall policy the documents imply (capirca), or --check-against "
+                                            "an nft ruleset");
+  app->footer(std::string(kPolicyAbout));
+  set_synopsis(*app, std::string(kPolicySynopsis));
+  add_policy_args(*app, c.common);
+  app->add_option("--out", c.out_dir, "write the capirca tree here")->type_name("DIR");
+  app->add_option_function<std::string>(
+         "--target", [&c](const std::string& v) { c.common.options.targets = split_targets(v); },
+         "capirca platforms for the policies' headers, comma-separated")
+      ->type_name("LIST")
+      ->check(CLI::Validator([](std::string& v) { return targets_error(v); }, ""));
+  app->add_option("--check-against", c.check_against, "an `nft -j list ruleset` document to judge, not probed")
+      ->type_name("FILE");
+  app->add_option("--host", c.host, "with --check-against: only this host's or group's terms")->type_name("NAME");
+  return app;
+}
+
+int run_policy(const PolicyCommand& c, std::ostream& out, std::ostream& err) {
+  const auto& a = c.common;
+  const auto& out_dir = c.out_dir;
+  const auto& check_against = c.check_against;
+  const auto& host = c.host;
   if (out_dir.has_value() == check_against.has_value()) {
     throw CommandUsage{"policy needs one of --out DIR (write the capirca tree) or --check-against FILE"};
   }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "inventory.hpp"
+#include "portdrift/config/keys.hpp"
 #include "portdrift/config/yaml_reader.hpp"
 
 namespace portdrift::config {
@@ -54,10 +55,7 @@ std::optional<Named> read_source(YamlReader& r, const Node& n, const std::string
 
 void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
   const std::string path = "defaults";
-  auto m = r.mapping(node, path,
-                     {"timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity",
-                      "icmp_ratelimit_ms", "echoes",
-                      "interval_s", "confirm", "clear", "address_family", "source"});
+  auto m = r.mapping(node, path, keys::defaults);
   if (!m) return;
   if (auto n = m->get("address_family")) {
     if (auto f = r.address_family(*n, join_path(path, "address_family"))) d.address_family = *f;
@@ -80,7 +78,7 @@ void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
 
 void read_daemon(YamlReader& r, const Node& node, DaemonSettings& d) {
   const std::string path = "daemon";
-  auto m = r.mapping(node, path, {"state_file", "metrics_listen", "summary_interval_s"});
+  auto m = r.mapping(node, path, keys::daemon);
   if (!m) return;
   if (auto n = m->get("state_file")) {
     if (auto s = r.string(*n, join_path(path, "state_file"))) {
@@ -107,7 +105,7 @@ void read_daemon(YamlReader& r, const Node& node, DaemonSettings& d) {
 // `vantage:` (path "vantage") or one entry of `vantages:`, which may also name a `source`.
 void read_vantage(YamlReader& r, const Node& node, const std::string& path, Vantage& v,
                   std::optional<Named>* source = nullptr) {
-  auto m = source != nullptr ? r.mapping(node, path, {"host", "roles", "source"}) : r.mapping(node, path, {"host", "roles"});
+  auto m = source != nullptr ? r.mapping(node, path, keys::named_vantage) : r.mapping(node, path, keys::vantage);
   if (!m) return;
   if (auto n = m->get("host")) {
     const auto hpath = join_path(path, "host");
@@ -170,7 +168,7 @@ void read_flows(YamlReader& r, const Node& node, std::vector<FlowSetting>& flows
     const std::string path = join_path(at, e.key);
     FlowSetting f;
     f.id = Named{e.key, YamlReader::pos(e.key_node), path};
-    auto fm = r.mapping(e.value, path, {"severity", "expect", "enabled", "silence", "payload", "echoes"});
+    auto fm = r.mapping(e.value, path, keys::flow);
     if (!fm) continue;
     if (auto n = fm->get("severity")) f.severity = r.severity(*n, join_path(path, "severity"));
     if (auto n = fm->get("expect")) f.expect = r.expect(*n, join_path(path, "expect"));
@@ -188,7 +186,7 @@ std::string checks_path(std::string_view host_path) { return join_path(host_path
 
 void read_check(YamlReader& r, const Node& node, std::size_t index, const std::string& path,
                 std::vector<ExplicitCheck>& out) {
-  auto m = r.mapping(node, path, {"protocol", "port", "expect", "severity", "name", "silence", "payload", "echoes"});
+  auto m = r.mapping(node, path, keys::check);
   if (!m) return;
   ExplicitCheck c;
   c.index = static_cast<std::uint32_t>(index);
@@ -355,9 +353,7 @@ void check_host_address(YamlReader& r, const Named& a) {
 
 void read_host(YamlReader& r, const Node& node, const std::string& path, std::vector<Host>& hosts,
                AddressBudget& budget) {
-  auto m = r.mapping(node, path,
-                     {"name", "address", "addresses", "roles", "port_overrides", "severity", "interval_s",
-                      "icmp_ratelimit_ms", "checks", "address_family", "source"});
+  auto m = r.mapping(node, path, keys::host);
   if (!m) return;
   Host h;
   h.pos = YamlReader::pos(node);
@@ -433,9 +429,7 @@ void read_inventory(YamlReader& r, const Named& key, const std::string& group_na
 
 void read_group(YamlReader& r, const Node& node, const std::string& path, std::vector<Group>& groups,
                 AddressBudget& budget, std::vector<ForeignRow>& foreign) {
-  auto m = r.mapping(node, path,
-                     {"name", "members", "inventory", "roles", "checks", "severity", "interval_s", "port_overrides",
-                      "icmp_ratelimit_ms", "absent", "address_family", "source", "flows"});
+  auto m = r.mapping(node, path, keys::group);
   if (!m) return;
   Group g;
   Host& h = g.settings;
@@ -491,7 +485,7 @@ void read_group(YamlReader& r, const Node& node, const std::string& path, std::v
 }
 
 void read_limits(YamlReader& r, const Node& node, Limits& l) {
-  auto m = r.mapping(node, "limits", {"max_addresses"});
+  auto m = r.mapping(node, "limits", keys::limits);
   if (!m) return;
   // Up to 2^24: a plan of that many addresses is already gigabytes of checks.
   if (auto n = m->get("max_addresses")) {
@@ -500,8 +494,7 @@ void read_limits(YamlReader& r, const Node& node, Limits& l) {
 }
 
 void read_root(YamlReader& r, const Node& root, Topology& t) {
-  auto m = r.mapping(root, "",
-                     {"version", "products", "vantage", "vantages", "defaults", "daemon", "flows", "hosts", "groups", "limits"});
+  auto m = r.mapping(root, "", keys::root);
   if (!m) return;
   if (auto n = m->get("version")) r.integer(*n, "version", 1, 1);
   if (auto n = m->get("products")) t.products = named_list(r, *n, "products");

@@ -72,7 +72,7 @@ std::optional<Node> YamlReader::load_file(const std::string& path) {
 }
 
 std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view key_path,
-                                            const std::initializer_list<std::string_view>* allowed) {
+                                            const std::span<const std::string_view>* allowed) {
   if (!node.IsMap()) {
     error(node, key_path, node.IsNull() ? "expected a mapping, found nothing" : "expected a mapping");
     return std::nullopt;
@@ -115,6 +115,12 @@ std::optional<MapView> YamlReader::read_map(const Node& node, std::string_view k
 
 std::optional<MapView> YamlReader::mapping(const Node& node, std::string_view key_path,
                                            std::initializer_list<std::string_view> allowed) {
+  const std::span<const std::string_view> keys(allowed.begin(), allowed.size());
+  return read_map(node, key_path, &keys);
+}
+
+std::optional<MapView> YamlReader::mapping(const Node& node, std::string_view key_path,
+                                           std::span<const std::string_view> allowed) {
   return read_map(node, key_path, &allowed);
 }
 

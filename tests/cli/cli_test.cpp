@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -10,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "portdrift/cli/cli.hpp"
@@ -50,6 +52,43 @@ TEST(Cli, HelpVersionAndUsageErrors) {
   EXPECT_EQ(cli({"--check", "-c", "x", "--timeout", "0"}).code, 3);
   EXPECT_EQ(cli({"--check", "--validate", "-c", "x"}).code, 3);
   EXPECT_EQ(cli({}).code, 3);
+}
+
+// Every usage error the parser (CLI11) finds exits 3 UNKNOWN, never with CLI11's own codes,
+// and names the flag; --help anywhere exits 0.
+TEST(Cli, ParserErrorsExitUnknownAndHelpExitsZero) {
+  for (const std::vector<std::string>& words :
+       {std::vector<std::string>{"--check", "-c", "x", "--timeout"}, {"--catalog", "--format", "xml"},
+        {"--check", "-c", "x", "--retries", "eleven"}, {"--check", "-c", "x", "--max-rate", "-1"},
+        {"--check", "-c", "x", "stray"}, {"--check", "policy", "-c", "x", "--out", "d"},
+        {"-c", "x", "--log-target", "syslog"}, {"-c", "x", "--metrics-listen", "nowhere"},
+        {"explain", "-c", "x", "h", "1", "2"}, {"policy", "--out"}, {"matrix", "-o"}}) {
+    const auto r = cli(words);
+    EXPECT_EQ(r.code, 3) << fmt::format("{}", fmt::join(words, " ")) << ": " << r.err;
+    EXPECT_FALSE(r.err.empty()) << fmt::format("{}", fmt::join(words, " "));
+  }
+  EXPECT_NE(cli({"--catalog", "--format", "xml"}).err.find("--format: takes text or json, not 'xml'"),
+            std::string::npos);
+  EXPECT_NE(cli({"--check", "-c", "x", "stray"}).err.find("unknown option 'stray'"), std::string::npos);
+  for (const auto* sub : {"policy", "explain", "matrix"}) {
+    const auto help = cli({sub, "--help"});
+    EXPECT_EQ(help.code, 0) << sub;
+    EXPECT_NE(help.out.find(std::string("Usage: portdrift ") + sub), std::string::npos) << help.out;
+  }
+  EXPECT_EQ(cli({"--check", "-c", "x", "--help"}).code, 0);
+  // --flag=value, and a flag given twice keeps the last value, as before.
+  auto r = cli({"--catalog", "--format=text", "--format=json", "--catalog-dir=" + std::string(PORTDRIFT_CATALOG_DIR)});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).is_array());
+}
+
+TEST(Cli, OptionNamesComeFromTheParser) {
+  const auto names = option_names();
+  for (const auto* n : {"--check", "-c", "--config", "--web.config.file", "--shard", "-h", "policy --out",
+                        "policy --check-against", "explain --default", "matrix -o", "matrix --output"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
+  }
+  EXPECT_EQ(std::find(names.begin(), names.end(), "--out"), names.end());  // policy's, not the modes'
 }
 
 TEST(Cli, ValidateReportsEveryProblemWithPositions) {

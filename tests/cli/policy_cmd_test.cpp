@@ -47,7 +47,7 @@ TEST(PolicyCommand, UsageAndConfigurationProblemsExitUnknown) {
   EXPECT_EQ(run_cli({"policy", "-c", kDemo}).code, 3);  // neither --out nor --check-against
   const auto bad_default = run_cli({"policy", "-c", kDemo, "--out", "x", "--default", "maybe"});
   EXPECT_EQ(bad_default.code, 3);
-  EXPECT_NE(bad_default.err.find("--default takes deny, accept or none"), std::string::npos);
+  EXPECT_NE(bad_default.err.find("--default: takes deny, accept or none"), std::string::npos);
   EXPECT_EQ(run_cli({"policy", "-c", kDemo, "--out", "x", "--target", "nft ables"}).code, 3);
   const auto topo = ::testing::TempDir() + "pd-policy-bad.yaml";
   std::ofstream(topo) << "hosts:\n  - {name: a, address: 198.18.0.1, roles: [no-such-role]}\n";

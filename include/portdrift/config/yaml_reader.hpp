@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -57,6 +58,8 @@ class YamlReader {
   // A mapping whose keys must all be in `allowed`; nullopt if it is not a mapping.
   std::optional<MapView> mapping(const Node& node, std::string_view key_path,
                                  std::initializer_list<std::string_view> allowed);
+  std::optional<MapView> mapping(const Node& node, std::string_view key_path,
+                                 std::span<const std::string_view> allowed);
   // A mapping with arbitrary keys (duplicates still reported).
   std::optional<MapView> any_mapping(const Node& node, std::string_view key_path);
 
@@ -75,7 +78,7 @@ class YamlReader {
 
  private:
   std::optional<MapView> read_map(const Node& node, std::string_view key_path,
-                                  const std::initializer_list<std::string_view>* allowed);
+                                  const std::span<const std::string_view>* allowed);
   std::string file_;
   Diagnostics& out_;
   Document doc_;

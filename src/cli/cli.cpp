@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
@@ -26,6 +28,8 @@
 #include "portdrift/daemon/systemd.hpp"
 #include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
+#include "portdrift/report/baseline.hpp"
+#include "portdrift/report/pipeline.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/runner/setup.hpp"
@@ -60,7 +64,14 @@ Modes:
 
 Options:
   -c, --config FILE   topology file (YAML; see docs/configuration.md)
-  --format FMT        text (default; Nagios plugin output) or json
+  --format FMT        text (default; Nagios plugin output) or json; for
+                      --check also junit (JUnit XML) or tap (TAP 13), one
+                      test case per check, for CI servers
+  --baseline FILE     with --check: compare this run with an earlier
+                      `--check --format json` result, as ndiff does (new and
+                      cleared drifts, changed observations, added and
+                      removed checks); text, or json with --format json;
+                      the exit status becomes the comparison's (see below)
   --catalog-dir DIR   catalog data files (default: the installed catalog)
   -v, --verbose       list every check in the long output, not only drift;
                       log progress to stderr; with --validate, print which
@@ -94,10 +105,14 @@ Daemon options:
 
 Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
 2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).
+With --baseline: 0 nothing changed, 1 something changed but no check became
+a critical problem, 2 a check became a critical problem (new drift, or an
+added check that drifts), 3 the baseline cannot be read or compared
+(docs/baseline.md).
 )";
 
 enum class Mode { none, daemon, check, validate, catalog, help, version };
-enum class Format { text, json };
+enum class Format { text, json, junit, tap };
 
 struct Args {
   Mode mode = Mode::none;
@@ -110,6 +125,7 @@ struct Args {
   std::optional<std::string> source;
   std::optional<std::string> vantage;
   std::optional<plan::Shard> shard;
+  std::optional<std::string> baseline;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
   bool daemon_flags = false;  // a daemon-only flag was given
@@ -160,7 +176,9 @@ Args parse(std::span<const std::string_view> args) {
       const auto v = value();
       if (v == "text") a.format = Format::text;
       else if (v == "json") a.format = Format::json;
-      else throw UsageError{fmt::format("--format takes text or json, not '{}'", v)};
+      else if (v == "junit") a.format = Format::junit;
+      else if (v == "tap") a.format = Format::tap;
+      else throw UsageError{fmt::format("--format takes text, json, junit or tap, not '{}'", v)};
     } else if (flag == "--timeout") a.timeout_ms = number(flag, value(), 1, 600'000);
     else if (flag == "--retries") a.retries = number(flag, value(), 0, 10);
     else if (flag == "--concurrency") a.concurrency = number(flag, value(), 1, 1'000'000);
@@ -173,6 +191,9 @@ Args parse(std::span<const std::string_view> args) {
     else if (flag == "--vantage") {
       a.vantage = std::string(value());
       if (a.vantage->empty()) throw UsageError{"--vantage needs the name of an entry of `vantages:`"};
+    } else if (flag == "--baseline") {
+      a.baseline = std::string(value());
+      if (a.baseline->empty()) throw UsageError{"--baseline needs a file: an earlier --check --format json result"};
     } else if (flag == "--shard") {
       std::string error;
       a.shard = plan::parse_shard(value(), error);
@@ -222,6 +243,13 @@ Args parse(std::span<const std::string_view> args) {
   }
   if ((a.vantage || a.shard) && a.mode != Mode::check && a.mode != Mode::validate && a.mode != Mode::daemon) {
     throw UsageError{"--vantage and --shard are for --check, --validate and the daemon"};
+  }
+  if ((a.format == Format::junit || a.format == Format::tap) && a.mode != Mode::check) {
+    throw UsageError{"--format junit and tap are for --check"};
+  }
+  if (a.baseline && a.mode != Mode::check) throw UsageError{"--baseline is for --check"};
+  if (a.baseline && a.format != Format::text && a.format != Format::json) {
+    throw UsageError{"--baseline writes text or json, not junit or tap"};
   }
   if ((a.mode == Mode::check || a.mode == Mode::validate) && !a.config) {
     throw UsageError{"--check and --validate need a topology: -c FILE"};
@@ -290,19 +318,72 @@ report::TopologyId topology_id(const std::string& path) {
   return {std::filesystem::path(path).filename().string(), fmt::format("{:016x}", plan::stable_hash(bytes))};
 }
 
-int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
+// A run that cannot start, in the format asked for: CI servers read an error, not a parse failure.
+std::string unknown(Format f, std::string_view summary, const Diagnostics& d) {
+  switch (f) {
+    case Format::json: return report::json_unknown(summary, d);
+    case Format::junit: return report::junit_unknown(summary, d);
+    case Format::tap: return report::tap_unknown(summary, d);
+    case Format::text: break;
+  }
+  return report::nagios_unknown(summary, d);
+}
+
+// --baseline: read before probing, so a bad file costs no probes.
+std::optional<report::RunRecord> read_baseline(const std::string& file, std::string& error) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    error = fmt::format("cannot read baseline {}: {}", file, std::strerror(errno));
+    return std::nullopt;
+  }
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto r = report::parse_run(text);
+  if (!r.record) error = fmt::format("baseline {} is not a portdrift --check --format json result: {}", file, r.error);
+  return std::move(r.record);
+}
+
+// The comparison's own exit rule (report/baseline.hpp); the run's status line follows the changes.
+int compare_with_baseline(const Args& a, const report::RunRecord& before, const report::RunView& view,
+                          std::ostream& out, std::ostream& err) {
+  const std::string run_json = report::json(view);
+  const auto now = report::parse_run(run_json);
+  const auto diff = now.record ? report::compare(before, *now.record) : report::BaselineDiffResult{{}, now.error};
+  if (!diff.diff) {
+    const auto error = fmt::format("cannot compare with baseline {}: {}", *a.baseline, diff.error);
+    err << "portdrift: " << error << '\n';
+    out << "PORTDRIFT UNKNOWN - " << error << '\n';
+    return kUnknown;
+  }
+  if (a.format == Format::json) {
+    out << report::diff_json(*diff.diff, *a.baseline, run_json);
+  } else {
+    const auto run_text = report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems);
+    out << report::diff_text(*diff.diff, *a.baseline) << "This run: " << run_text.substr(0, run_text.find('\n') + 1);
+  }
+  return static_cast<int>(diff.diff->status);
+}
+
+int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger& log) {
+  std::optional<report::RunRecord> baseline;
+  if (a.baseline) {
+    std::string error;
+    baseline = read_baseline(*a.baseline, error);
+    if (!baseline) {
+      err << "portdrift: " << error << '\n';
+      out << "PORTDRIFT UNKNOWN - " << error << '\n';
+      return kUnknown;
+    }
+  }
   auto l = load(a);
   if (!l.diagnostics.empty()) {
-    const auto summary = problems_summary(l.diagnostics, *a.config);
-    out << (a.format == Format::json ? report::json_unknown(summary, l.diagnostics)
-                                     : report::nagios_unknown(summary, l.diagnostics));
+    out << unknown(a.format, problems_summary(l.diagnostics, *a.config), l.diagnostics);
     return kUnknown;
   }
   const auto& plan = l.setup.plan;
   if (const auto bad = runner::check_sources(l.setup.topology, overrides(a)); !bad.empty()) {
     const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
                                      bad.size() == 1 ? " is" : "s are");
-    out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));
+    out << unknown(a.format, summary, bad);
     return kUnknown;
   }
   const auto options = l.setup.engine;
@@ -321,10 +402,12 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
                              l.setup.selection.instance(), topology_id(*a.config)};
-  if (a.format == Format::json) {
-    report::write_json(view, out);
-  } else {
-    out << report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems);
+  if (baseline) return compare_with_baseline(a, *baseline, view, out, err);
+  switch (a.format) {
+    case Format::json: report::write_json(view, out); break;
+    case Format::junit: out << report::junit(view); break;
+    case Format::tap: out << report::tap(view); break;
+    case Format::text: out << report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems); break;
   }
   return static_cast<int>(view.summary.status);
 }
@@ -382,7 +465,7 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
       case Mode::version: out << "portdrift " << PORTDRIFT_VERSION << '\n'; return 0;
       case Mode::validate: return do_validate(a, out);
       case Mode::catalog: return do_catalog(a, out, err);
-      case Mode::check: return do_check(a, out, log);
+      case Mode::check: return do_check(a, out, err, log);
       case Mode::daemon: return do_daemon(a);
       case Mode::none: break;
     }

@@ -108,7 +108,7 @@ Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
 With --baseline: 0 nothing changed, 1 something changed but no check became
 a critical problem, 2 a check became a critical problem (new drift, or an
 added check that drifts), 3 the baseline cannot be read or compared
-(docs/baseline.md).
+(docs/pipelines.md).
 )";
 
 enum class Mode { none, daemon, check, validate, catalog, help, version };

@@ -88,8 +88,8 @@ TEST_P(Example, EveryVantageReportsExactlyTheInjectedDrifts) {
 
 INSTANTIATE_TEST_SUITE_P(ConfigExamples, Example,
                          ::testing::Values("itms-sep.yaml", "sav-scs.yaml", "sms-2003.yaml", "mail-security.yaml"),
-                         [](const auto& info) {
-                           std::string n = info.param;
+                         [](const auto& p) {
+                           std::string n = p.param;
                            n = n.substr(0, n.find('.'));
                            for (auto& ch : n) ch = ch == '-' ? '_' : ch;
                            return n;

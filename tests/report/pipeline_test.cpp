@@ -17,10 +17,10 @@ std::size_t count(const std::string& text, std::string_view needle) {
 }
 
 // Three results (one ok, one drift with XML and TAP specials in its reply, one error) and a flow not probed.
-struct Run {
+struct SampleRun {
   plan::Plan plan;
   std::vector<verdict::CheckResult> results;
-  Run() {
+  SampleRun() {
     for (int i = 0; i < 3; ++i) {
       plan::Check c;
       c.host = "web<1>";
@@ -52,7 +52,7 @@ struct Run {
 };
 
 TEST(Pipeline, JunitCountsEveryCheckAndEveryFlowNotProbed) {
-  Run r;
+  SampleRun r;
   const auto x = junit(r.view());
   EXPECT_NE(x.find("<testsuites name=\"portdrift\" tests=\"4\" failures=\"1\" errors=\"1\" time=\"1.250\">"),
             std::string::npos)
@@ -70,7 +70,7 @@ TEST(Pipeline, JunitCountsEveryCheckAndEveryFlowNotProbed) {
 }
 
 TEST(Pipeline, JunitFailureCarriesExpectedObservedAndReason) {
-  Run r;
+  SampleRun r;
   const auto x = junit(r.view());
   // classname: vantage, the flow's listener role, the host; name: the flow.
   EXPECT_NE(x.find("<testcase classname=\"monitor.notification-server.web&lt;1&gt;\" name=\"tcp/443 expected open "
@@ -93,7 +93,7 @@ TEST(Pipeline, JunitFailureCarriesExpectedObservedAndReason) {
 }
 
 TEST(Pipeline, TapHasAPlanVerdictsDiagnosticsAndSkips) {
-  Run r;
+  SampleRun r;
   const auto t = tap(r.view());
   EXPECT_EQ(t.rfind("TAP version 13\n1..4\n", 0), 0u) << t;
   EXPECT_NE(t.find("\nok 1 - monitor.notification-server.web<1> tcp/443 expected open at 198.18.1.1 "
@@ -114,7 +114,7 @@ TEST(Pipeline, TapHasAPlanVerdictsDiagnosticsAndSkips) {
 }
 
 TEST(Pipeline, TapEscapesAHashInADescription) {
-  Run r;
+  SampleRun r;
   r.plan.checks[0].catalog_ids = {"flow#1"};
   const auto t = tap(r.view());
   EXPECT_NE(t.find("[flow\\#1]"), std::string::npos) << t;

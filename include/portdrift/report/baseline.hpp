@@ -9,7 +9,7 @@
 // check whose expectation changed is one removed and one added (the topology
 // or catalog changed). A check is a *problem* when its verdict is not `ok`.
 //
-// Exit rule (docs/baseline.md), on the Nagios scale so a monitoring system can
+// Exit rule (docs/pipelines.md), on the Nagios scale so a monitoring system can
 // run it as a service and CI can tell "changed" from "newly broken":
 //   0 OK        nothing changed
 //   1 WARNING   something changed, but no check became a critical problem

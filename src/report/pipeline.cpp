@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "check_text.hpp"
+
 namespace portdrift::report {
 namespace {
 
@@ -16,16 +18,6 @@ Kind kind_of(const verdict::CheckResult& r) {
 
 std::string address_of(const verdict::CheckResult& r) {
   return r.observation.address.empty() ? std::string(r.check->target) : r.observation.address;
-}
-
-std::string flow_of(const plan::Check& c) {
-  return c.protocol == Protocol::icmp ? std::string("icmp echo") : fmt::format("{}/{}", to_string(c.protocol), c.port);
-}
-
-std::string ids_of(const plan::Check& c) {
-  std::string ids;
-  for (const auto& id : c.catalog_ids) ids += fmt::format("{}{}", ids.empty() ? "" : ",", id);
-  return ids.empty() ? std::string(c.label) : ids;
 }
 
 // The vantage the run was for ("local": the topology's own `vantage:`).
@@ -43,7 +35,7 @@ std::string class_of(const RunView& run, const plan::Check& c) {
 // The flow: what was probed where, unique within a run (a name has one result per address).
 std::string name_of(const verdict::CheckResult& r) {
   const auto& c = *r.check;
-  return fmt::format("{} expected {} at {} [{}]", flow_of(c), to_string(c.expect), address_of(r), ids_of(c));
+  return fmt::format("{} expected {} at {} [{}]", what_of(c), to_string(c.expect), address_of(r), ids_of(c));
 }
 
 std::string message_of(const verdict::CheckResult& r) {
@@ -63,7 +55,7 @@ std::vector<std::pair<std::string, std::string>> facts_of(const verdict::CheckRe
   std::vector<std::pair<std::string, std::string>> f{
       {"host", std::string(c.host)},
       {"address", address_of(r)},
-      {"flow", flow_of(c)},
+      {"flow", what_of(c)},
       {"expected", std::string(to_string(c.expect))},
       {"observed", std::string(to_string(o.state))},
       {"reason", std::string(to_string(o.reason))},

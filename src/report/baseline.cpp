@@ -108,7 +108,7 @@ BaselineDiffResult compare(const RunRecord& before, const RunRecord& after) {
       ++d.added;
       if (c.problem()) {
         ++d.new_problems;
-        d.new_critical += c.severity == "critical" ? 1 : 0;
+        if (c.severity == "critical") ++d.new_critical;
       }
       continue;
     }
@@ -116,7 +116,7 @@ BaselineDiffResult compare(const RunRecord& before, const RunRecord& after) {
     if (!b.problem() && c.problem()) {
       d.changes.push_back({ChangeKind::new_problem, b, c});
       ++d.new_problems;
-      d.new_critical += c.severity == "critical" ? 1 : 0;
+      if (c.severity == "critical") ++d.new_critical;
     } else if (b.problem() && !c.problem()) {
       d.changes.push_back({ChangeKind::cleared, b, c});
       ++d.cleared;

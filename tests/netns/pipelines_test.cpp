@@ -41,9 +41,11 @@ std::string describe(const tb::CommandResult& r) {
   return r.command + "\nexit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }
 
-// xmllint --xpath 'string(EXPR)' as text.
+// xmllint --xpath 'string(EXPR)' as text (without the line end xmllint adds).
 std::string xpath(const fs::path& file, const std::string& expr) {
-  return tb::run({"xmllint", "--xpath", "string(" + expr + ")", file.string()}, tb::RunOptions{}.keep_status()).out;
+  auto out = tb::run({"xmllint", "--xpath", "string(" + expr + ")", file.string()}, tb::RunOptions{}.keep_status()).out;
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 class Pipelines : public ::testing::Test {

@@ -7,6 +7,7 @@
 //
 // Without root/ip/nft the tests skip (fail when CI=true).
 
+#include <iostream>
 #include <set>
 #include <string>
 
@@ -66,6 +67,8 @@ TEST_P(Example, EveryVantageReportsExactlyTheInjectedDrifts) {
   ASSERT_TRUE(exposed) << "no TCP check expects blocked where nothing must be open";
   estate.drop(*dropped);
   estate.expose(*exposed);
+  std::cout << GetParam() << ": dropped " << tb::to_string(*dropped) << ", exposed " << tb::to_string(*exposed)
+            << "\n";
   std::size_t reported = 0;
   std::set<tb::Target> seen;
   for (const auto& v : estate.vantages()) {
@@ -78,6 +81,8 @@ TEST_P(Example, EveryVantageReportsExactlyTheInjectedDrifts) {
     EXPECT_EQ(got, expected) << "vantage " << v << "\nexpected drifts:\n" << text(expected) << "reported:\n"
                              << text(got) << r.out;
     EXPECT_EQ(r.exit_code == 0, expected.empty()) << "vantage " << v << ": exit " << r.exit_code;
+    std::cout << "  vantage " << v << ": " << doc.at("checks").size() << " checks, exit " << r.exit_code << ", "
+              << got.size() << " drifts, as expected: " << (got == expected ? "yes" : "no") << "\n";
     reported += got.size();
     seen.insert(got.begin(), got.end());
   }

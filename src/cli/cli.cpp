@@ -7,7 +7,9 @@
 #include <functional>
 #include <memory>
 #include <vector>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <iterator>
@@ -30,6 +32,8 @@
 #include "portdrift/daemon/systemd.hpp"
 #include "portdrift/plan/fleet.hpp"
 #include "portdrift/plan/plan.hpp"
+#include "portdrift/report/baseline.hpp"
+#include "portdrift/report/pipeline.hpp"
 #include "portdrift/report/report.hpp"
 #include "portdrift/runner/runner.hpp"
 #include "portdrift/runner/setup.hpp"
@@ -59,14 +63,19 @@ when it clears (see docs/daemon.md); SIGHUP reloads, SIGTERM stops.
 See portdrift(1) and portdrift-topology(5).)";
 
 constexpr std::string_view kExitStatus = R"(Exit status: 0 OK, 1 WARNING (only warning-severity flows drifted),
-2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).)";
+2 CRITICAL, 3 UNKNOWN (bad configuration or usage, nothing probed).
+With --baseline: 0 nothing changed, 1 something changed but no check became
+a critical problem, 2 a check became a critical problem (new drift, or an
+added check that drifts), 3 the baseline cannot be read or compared
+(docs/pipelines.md).)";
 
 enum class Mode { none, daemon, check, validate, catalog, version };
-enum class Format { text, json };
+enum class Format { text, json, junit, tap };
 
 // What --format takes (with --check and --catalog): a new output format is one more entry here
 // and its case where do_check and do_catalog write.
-constexpr std::array<Choice<Format>, 2> kFormats{{{"text", Format::text}, {"json", Format::json}}};
+constexpr std::array<Choice<Format>, 4> kFormats{
+    {{"text", Format::text}, {"json", Format::json}, {"junit", Format::junit}, {"tap", Format::tap}}};
 
 constexpr std::array<Choice<spdlog::level::level_enum>, 4> kLogLevels{{{"debug", spdlog::level::debug},
                                                                        {"info", spdlog::level::info},
@@ -89,6 +98,7 @@ struct Args {
   std::optional<std::string> vantage;
   std::optional<std::string> shard_text;
   std::optional<plan::Shard> shard;
+  std::optional<std::string> baseline;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
 };
@@ -153,7 +163,17 @@ Cli make_cli(Parsed& p) {
              {mode_flag(app, "-V,--version", "print the version"), Mode::version}};
 
   app.add_option("-c,--config", a.config, "topology file (YAML; see portdrift-topology(5))")->type_name("FILE");
-  add_choice(app, "--format", kFormats, a.format, "text (default; Nagios plugin output) or json");
+  add_choice(app, "--format", kFormats, a.format,
+             "text (default; Nagios plugin output) or json; for\n"
+             "--check also junit (JUnit XML) or tap (TAP 13), one\n"
+             "test case per check, for CI servers");
+  add_checked(app, "--baseline", a.baseline, "FILE",
+              non_empty("needs a file: an earlier --check --format json result"),
+              "with --check: compare this run with an earlier\n"
+              "`--check --format json` result, as ndiff does (new and\n"
+              "cleared drifts, changed observations, added and\n"
+              "removed checks); text, or json with --format json;\n"
+              "the exit status becomes the comparison's (see below)");
   app.add_option("--catalog-dir", a.catalog_dir, "catalog data files (default: the installed catalog)")
       ->type_name("DIR");
   app.add_flag("-v,--verbose", a.verbose,
@@ -234,6 +254,13 @@ void settle_mode(const Cli& c, Args& a) {
         "--state-file, --metrics-listen, --web.config.file, --log-level and --log-target are for the daemon (no mode "
         "flag)"};
   }
+  if ((a.format == Format::junit || a.format == Format::tap) && a.mode != Mode::check) {
+    throw UsageError{"--format junit and tap are for --check"};
+  }
+  if (a.baseline && a.mode != Mode::check) throw UsageError{"--baseline is for --check"};
+  if (a.baseline && a.format != Format::text && a.format != Format::json) {
+    throw UsageError{"--baseline writes text or json, not junit or tap"};
+  }
   if (a.source && a.mode != Mode::check) {
     throw UsageError{"--source is for --check (the daemon and --validate take `source:` from the topology)"};
   }
@@ -306,19 +333,72 @@ report::TopologyId topology_id(const std::string& path) {
   return {std::filesystem::path(path).filename().string(), fmt::format("{:016x}", plan::stable_hash(bytes))};
 }
 
-int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
+// A run that cannot start, in the format asked for: CI servers read an error, not a parse failure.
+std::string unknown(Format f, std::string_view summary, const Diagnostics& d) {
+  switch (f) {
+    case Format::json: return report::json_unknown(summary, d);
+    case Format::junit: return report::junit_unknown(summary, d);
+    case Format::tap: return report::tap_unknown(summary, d);
+    case Format::text: break;
+  }
+  return report::nagios_unknown(summary, d);
+}
+
+// --baseline: read before probing, so a bad file costs no probes.
+std::optional<report::RunRecord> read_baseline(const std::string& file, std::string& error) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    error = fmt::format("cannot read baseline {}: {}", file, std::strerror(errno));
+    return std::nullopt;
+  }
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto r = report::parse_run(text);
+  if (!r.record) error = fmt::format("baseline {} is not a portdrift --check --format json result: {}", file, r.error);
+  return std::move(r.record);
+}
+
+// The comparison's own exit rule (report/baseline.hpp); the run's status line follows the changes.
+int compare_with_baseline(const Args& a, const report::RunRecord& before, const report::RunView& view,
+                          std::ostream& out, std::ostream& err) {
+  const std::string run_json = report::json(view);
+  const auto now = report::parse_run(run_json);
+  const auto diff = now.record ? report::compare(before, *now.record) : report::BaselineDiffResult{{}, now.error};
+  if (!diff.diff) {
+    const auto error = fmt::format("cannot compare with baseline {}: {}", *a.baseline, diff.error);
+    err << "portdrift: " << error << '\n';
+    out << "PORTDRIFT UNKNOWN - " << error << '\n';
+    return kUnknown;
+  }
+  if (a.format == Format::json) {
+    out << report::diff_json(*diff.diff, *a.baseline, run_json);
+  } else {
+    const auto run_text = report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems);
+    out << report::diff_text(*diff.diff, *a.baseline) << "This run: " << run_text.substr(0, run_text.find('\n') + 1);
+  }
+  return static_cast<int>(diff.diff->status);
+}
+
+int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger& log) {
+  std::optional<report::RunRecord> baseline;
+  if (a.baseline) {
+    std::string error;
+    baseline = read_baseline(*a.baseline, error);
+    if (!baseline) {
+      err << "portdrift: " << error << '\n';
+      out << "PORTDRIFT UNKNOWN - " << error << '\n';
+      return kUnknown;
+    }
+  }
   auto l = load(a);
   if (!l.diagnostics.empty()) {
-    const auto summary = problems_summary(l.diagnostics, *a.config);
-    out << (a.format == Format::json ? report::json_unknown(summary, l.diagnostics)
-                                     : report::nagios_unknown(summary, l.diagnostics));
+    out << unknown(a.format, problems_summary(l.diagnostics, *a.config), l.diagnostics);
     return kUnknown;
   }
   const auto& plan = l.setup.plan;
   if (const auto bad = runner::check_sources(l.setup.topology, overrides(a)); !bad.empty()) {
     const auto summary = fmt::format("{} source{} not on this machine; nothing probed", bad.size(),
                                      bad.size() == 1 ? " is" : "s are");
-    out << (a.format == Format::json ? report::json_unknown(summary, bad) : report::nagios_unknown(summary, bad));
+    out << unknown(a.format, summary, bad);
     return kUnknown;
   }
   const auto options = l.setup.engine;
@@ -337,10 +417,12 @@ int do_check(const Args& a, std::ostream& out, spdlog::logger& log) {
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
                              l.setup.selection.instance(), topology_id(*a.config)};
-  if (a.format == Format::json) {
-    report::write_json(view, out);
-  } else {
-    out << report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems);
+  if (baseline) return compare_with_baseline(a, *baseline, view, out, err);
+  switch (a.format) {
+    case Format::json: report::write_json(view, out); break;
+    case Format::junit: out << report::junit(view); break;
+    case Format::tap: out << report::tap(view); break;
+    case Format::text: out << report::nagios(view, a.verbose ? report::Detail::all : report::Detail::problems); break;
   }
   return static_cast<int>(view.summary.status);
 }
@@ -430,7 +512,7 @@ int run(std::span<const std::string_view> args, std::ostream& out, std::ostream&
       case Mode::version: out << "portdrift " << PORTDRIFT_VERSION << '\n'; return 0;
       case Mode::validate: return do_validate(a, out);
       case Mode::catalog: return do_catalog(a, out, err);
-      case Mode::check: return do_check(a, out, log);
+      case Mode::check: return do_check(a, out, err, log);
       case Mode::daemon: return do_daemon(a);
       case Mode::none: break;
     }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "portdrift/report/report.hpp"
+#include "check_text.hpp"
 
 namespace portdrift::report {
 namespace {
@@ -44,16 +45,6 @@ std::string tag_of(const verdict::CheckResult& r) {
   if (r.outcome == verdict::Outcome::ok) return "OK";
   if (r.outcome == verdict::Outcome::absent && r.check->absent == Absent::ok) return "OK";
   return verdict::severity_of(r) == Severity::critical ? "CRITICAL" : "WARNING";
-}
-
-std::string what_of(const plan::Check& c) {
-  return c.protocol == Protocol::icmp ? std::string("icmp echo") : fmt::format("{}/{}", to_string(c.protocol), c.port);
-}
-
-std::string ids_of(const plan::Check& c) {
-  std::string ids;
-  for (const auto& id : c.catalog_ids) ids += fmt::format("{}{}", ids.empty() ? "" : ",", id);
-  return ids.empty() ? std::string(c.label) : ids;
 }
 
 std::string line_for(const verdict::CheckResult& r) {

@@ -26,7 +26,7 @@ TEST(CliPipelines, FormatsAndBaselineAreForCheck) {
   EXPECT_NE(r.err.find("--baseline writes text or json, not junit or tap"), std::string::npos) << r.err;
   r = run_cli({"--check", "-c", kExample, "--format", "xml"});
   EXPECT_EQ(r.code, 3);
-  EXPECT_NE(r.err.find("--format takes text, json, junit or tap, not 'xml'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--format: takes text, json, junit or tap, not 'xml'"), std::string::npos) << r.err;
   r = run_cli({"--help"});
   EXPECT_NE(r.out.find("--baseline FILE"), std::string::npos);
   EXPECT_NE(r.out.find("junit"), std::string::npos);

@@ -1,5 +1,6 @@
 # Shared by the shell tests (sourced, not run): the skip rule, the result
-# lines and the bounded wait. The older scripts (tests/systemd/container_test,
+# lines and the bounded wait (tests/deb, tests/prometheus/promtool_test and
+# tests/monitoring/testbed.sh source it). The older scripts (tests/systemd/container_test,
 # tests/prometheus/scrape_test and fleet_test) still carry their own copies.
 #
 #   TEST_WHAT="the package test"; source tests/lib/common.bash

@@ -23,10 +23,10 @@
 # `drift_fix` removes that rule.
 
 source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cannot_run() {
-  if [ "${CI:-}" = true ]; then echo "FAIL: CI=true but the $label test cannot run: $*"; exit 1; fi
-  echo "SKIP: $*"; exit 77
-}
+# The skip rule, log/fail/pass, wait_for, t0 and failures.
+TEST_WHAT="the $label test"
+# shellcheck source=../lib/common.bash
+. "$source_dir/tests/lib/common.bash"
 [ "$(id -u)" = 0 ] || cannot_run "needs root (network namespaces)"
 for command in nft "${needs[@]}"; do
   command -v "$command" >/dev/null || cannot_run "$command is missing (run .ci/deps)"
@@ -40,8 +40,6 @@ scan=pd$label-s-$id
 tgt=pd$label-t-$id
 work=$(mktemp -d "/tmp/pd-$label.XXXXXX")
 pids=()
-failures=0
-t0=$(date +%s)
 cleanup() {
   set +e
   local pid child children
@@ -62,18 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-log() { printf '[%3ds] %s\n' "$(($(date +%s) - t0))" "$*"; }
-fail() { log "FAIL: $*"; failures=$((failures + 1)); }
-pass() { log "ok: $*"; }
-wait_for() { # SECONDS CONDITION...
-  local seconds=$1; shift
-  local until=$(($(date +%s%N) + seconds * 1000000000))
-  while [ "$(date +%s%N)" -lt "$until" ]; do
-    if eval "$@"; then return 0; fi
-    sleep 0.2
-  done
-  return 1
-}
 # Background servers are started with `ip netns exec` itself, never through
 # these functions (a function would run in a subshell whose PID is not the server's).
 in_scan() { ip netns exec "$scan" "$@"; }

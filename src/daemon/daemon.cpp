@@ -67,6 +67,7 @@ constexpr auto kStopBatchBound = 500ms;
 constexpr auto kStopReloadBound = 300ms;
 // The longest idle wait: an idle scheduler still turns (and proves it) once a second.
 constexpr auto kIdleTick = 1s;
+constexpr auto kTrimEvery = 60s;  // how often a batch hands freed heap pages back
 
 std::string endpoint_text(const tcp::endpoint& ep) {
   if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
@@ -119,6 +120,7 @@ struct Daemon::Impl {
   // The watchdog rule: the scheduler must be back from its current wait or batch by then.
   SteadyClock::time_point progress_deadline{};
   bool watchdog_silent = false;
+  SteadyClock::time_point next_trim{};  // of the heap, after a batch
 
   SteadyClock::time_point steady() const { return options.clock.steady(); }
   WallTime wall() const { return options.clock.wall(); }
@@ -301,6 +303,13 @@ struct Daemon::Impl {
     stats.results_since_summary += pass->results.size();
     if (dirty) write_state();
     update_status();
+    // Batches, state writes and reloads free and reallocate all day in a heap
+    // that glibc keeps; once a minute the free pages go back to the kernel, so
+    // RSS does not creep over months (bench/daemon --soak).
+    if (done_at >= next_trim) {
+      release_freed_memory();
+      next_trim = done_at + kTrimEvery;
+    }
   }
 
   // Stop and reload end a batch in flight by emitting terminal cancellation
@@ -495,13 +504,15 @@ struct Daemon::Impl {
       }
       auto replaced = config;
       const auto [added, removed, kept] = apply(std::move(next));
-      loader.dispose(std::move(replaced));
       log->info("reloaded {}: {} checks ({} new, {} removed, {} kept with their state)", options.config.string(),
                 tracking.counts().checks, added, removed, kept);
       ++stats.reloads_ok;
       stats.last_reload_ok = true;
       if (added > 0 || removed > 0) dirty = true;
       if (dirty) write_state();
+      // Last, so that the loader's trim also returns what the state write just
+      // freed (its JSON document is as large as the state file).
+      loader.dispose(std::move(replaced));
     }
     last_status = status_line();
     notifier.notify("READY=1\nSTATUS=" + last_status);

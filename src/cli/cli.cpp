@@ -424,6 +424,13 @@ int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger
   const auto pass = future.get();
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
+  if (options.probe.timing == Timing::adaptive) {
+    const auto ms = [](std::chrono::microseconds t) { return static_cast<double>(t.count()) / 1e3; };
+    log.info("adaptive timing: {} addresses with a trusted estimate, silence given up after {:.1f}/{:.1f}/{:.1f} ms "
+             "(least/median/most), {} answered retries widened an estimate",
+             pass.stats.trusted_addresses, ms(pass.stats.give_up_min), ms(pass.stats.give_up_median),
+             ms(pass.stats.give_up_max), pass.stats.widened);
+  }
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
                              l.setup.selection.instance(), topology_id(*a.config)};
   if (baseline) return compare_with_baseline(a, *baseline, view, out, err);

@@ -163,6 +163,23 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   [[nodiscard]] std::uint64_t attempts() const noexcept { return attempts_; }
   [[nodiscard]] std::uint64_t not_probed_count() const noexcept { return not_probed_; }
 
+  // The adaptive timing's figures for RunStats.
+  void timing_stats(RunStats& stats) const {
+    stats.widened = widened_;
+    std::vector<Clock::duration> give_up;
+    for (const auto& host : hosts_) {
+      if (settings_.timing == Timing::adaptive && host.rtt.trusted()) give_up.push_back(host.rtt.timeout());
+    }
+    stats.trusted_addresses = static_cast<std::uint32_t>(give_up.size());
+    if (give_up.empty()) return;
+    std::sort(give_up.begin(), give_up.end());
+    using std::chrono::duration_cast;
+    using us = std::chrono::microseconds;
+    stats.give_up_min = duration_cast<us>(give_up.front());
+    stats.give_up_median = duration_cast<us>(give_up[give_up.size() / 2]);
+    stats.give_up_max = duration_cast<us>(give_up.back());
+  }
+
  private:
   struct Host {
     std::vector<std::uint32_t> pending;
@@ -484,7 +501,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     // Not a UDP port unreachable: silence before one is the target's ICMP rate limit (the budget's
     // business), not the path.
     const bool rate_limited = targets_[idx].protocol == Protocol::udp && from_icmp(o.reason);
-    if (number > 0 && !rate_limited) rtt.widen();
+    if (number > 0 && !rate_limited) {
+      rtt.widen();
+      ++widened_;
+    }
     if (!was_trusted && rtt.trusted()) tighten(h);
   }
 
@@ -621,6 +641,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::vector<std::unique_ptr<asio::cancellation_signal>> signals_;  // per UDP/ICMP target, made at its launch
   bool cancelled_ = false;
   std::uint64_t not_probed_ = 0;
+  std::uint64_t widened_ = 0;
 };
 
 }  // namespace
@@ -636,6 +657,7 @@ asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settin
     stats->concurrency = cap;
     stats->attempts = d->attempts();
     stats->not_probed = d->not_probed_count();
+    d->timing_stats(*stats);
   }
 }
 

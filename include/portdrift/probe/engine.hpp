@@ -67,6 +67,11 @@ struct RunStats {
   std::uint32_t concurrency = 0;  // effective global cap after the fd limit
   std::uint64_t attempts = 0;
   std::uint64_t not_probed = 0;  // targets a cancellation left without an observation
+  // Adaptive timing, at the end of the run: how many addresses had a trusted estimate, the
+  // give-up time it gave them (least, median, most), and how many answered retries widened one.
+  std::uint32_t trusted_addresses = 0;
+  std::chrono::microseconds give_up_min{0}, give_up_median{0}, give_up_max{0};
+  std::uint64_t widened = 0;
 };
 
 // What a probe that was cancelled before it ended reports: state unknown,

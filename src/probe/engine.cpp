@@ -188,6 +188,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     bool queued = false;
     std::unique_ptr<detail::IcmpErrorBudget> budget;  // only for addresses with UDP targets
     detail::RttEstimator rtt{detail::RttEstimator::Params{}};  // adaptive timing: this address's answers
+    // adaptive timing: (slot, generation) of the TCP attempts started before the estimate was
+    // trusted, which tighten() gives an earlier deadline; entries of attempts that ended are stale.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> untimed;
   };
 
   static constexpr std::uint32_t kLaunchTurn = 256;
@@ -389,7 +392,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     a.idx = idx;
     a.number = number;
     a.start = Clock::now();
-    push_deadline({a.start + attempt_timeout(host_of_[idx]), slot, a.generation});
+    const std::uint32_t h = host_of_[idx];
+    push_deadline({a.start + attempt_timeout(h), slot, a.generation});
+    if (settings_.timing == Timing::adaptive && !hosts_[h].rtt.trusted()) {
+      hosts_[h].untimed.emplace_back(slot, a.generation);
+    }
     arm_deadline();
   }
 
@@ -511,12 +518,14 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // Host h's estimate has just become trusted: its TCP attempts in flight,
   // which were started with the full timeout, get a deadline from it too.
   void tighten(std::uint32_t h) {
+    auto untimed = std::move(hosts_[h].untimed);
+    hosts_[h].untimed = {};
     const auto timeout = hosts_[h].rtt.timeout();
     if (timeout >= settings_.timeout) return;
-    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+    for (const auto& [slot, generation] : untimed) {
       const Attempt& a = slots_[slot];
-      if (a.fd < 0 || host_of_[a.idx] != h) continue;
-      push_deadline({a.start + timeout, slot, a.generation});
+      if (a.generation != generation) continue;  // that attempt has ended
+      push_deadline({a.start + timeout, slot, generation});
     }
     arm_deadline();
   }

@@ -416,8 +416,8 @@ int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger
   log.info("probing {} checks ({} flows not probed); timeout {} ms ({} timing), retries {}, concurrency {}, "
            "per host {}, max rate {}/s",
            plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), to_string(options.probe.timing),
-           options.probe.retries,
-           options.probe.concurrency, options.probe.per_host_concurrency, options.probe.max_rate);
+           options.probe.retries, options.probe.concurrency, options.probe.per_host_concurrency,
+           options.probe.max_rate);
   boost::asio::io_context io(1);
   auto future = boost::asio::co_spawn(io, runner::run_pass(plan, options), boost::asio::use_future);
   io.run();

@@ -77,6 +77,9 @@ enum class Format { text, json, junit, tap };
 constexpr std::array<Choice<Format>, 4> kFormats{
     {{"text", Format::text}, {"json", Format::json}, {"junit", Format::junit}, {"tap", Format::tap}}};
 
+constexpr std::array<Choice<std::optional<Timing>>, 2> kTimings{
+    {{"fixed", Timing::fixed}, {"adaptive", Timing::adaptive}}};
+
 constexpr std::array<Choice<spdlog::level::level_enum>, 4> kLogLevels{{{"debug", spdlog::level::debug},
                                                                        {"info", spdlog::level::info},
                                                                        {"warning", spdlog::level::warn},
@@ -101,6 +104,7 @@ struct Args {
   std::optional<std::string> baseline;
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
+  std::optional<Timing> timing;
 };
 
 // One command line's worth of parsed flags: the modes' (Args) or one subcommand's.
@@ -185,6 +189,10 @@ Cli make_cli(Parsed& p) {
   add_number(app, "--concurrency", a.concurrency, 1, 1'000'000, "N", "probes in flight at once (topology default)");
   add_number(app, "--per-host", a.per_host, 1, 1'000'000, "N", "probes in flight per target address");
   add_number(app, "--max-rate", a.max_rate, 0, 100'000'000, "PPS", "connection attempts per second, 0 for no cap");
+  add_choice(app, "--timing", kTimings, a.timing,
+             "fixed: wait --timeout for every silent attempt;\n"
+             "adaptive: as long as each address's round trips\n"
+             "justify, at most --timeout (topology default)");
   add_checked(app, "--source", a.source, "SRC", non_empty("needs an address or an interface name"),
               "probes leave from this address of this machine, or\n"
               "this interface (needs CAP_NET_RAW); overrides every\n"
@@ -273,7 +281,7 @@ void settle_mode(const Cli& c, Args& a) {
 }
 
 runner::EngineOverrides overrides(const Args& a) {
-  return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source};
+  return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source, a.timing};
 }
 
 // --vantage wins over PORTDRIFT_VANTAGE, so one unit file can carry the variable everywhere and a
@@ -405,16 +413,24 @@ int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger
   // The plan owns all that the run and the report use (its checks' text included), so the
   // typed topology, mostly hosts and their explicit checks, is let go before the run.
   l.setup.topology = {};
-  log.info("probing {} checks ({} flows not probed); timeout {} ms, retries {}, concurrency {}, per host {}, "
-           "max rate {}/s",
-           plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), options.probe.retries,
-           options.probe.concurrency, options.probe.per_host_concurrency, options.probe.max_rate);
+  log.info("probing {} checks ({} flows not probed); timeout {} ms ({} timing), retries {}, concurrency {}, "
+           "per host {}, max rate {}/s",
+           plan.checks.size(), plan.skipped.size(), options.probe.timeout.count(), to_string(options.probe.timing),
+           options.probe.retries, options.probe.concurrency, options.probe.per_host_concurrency,
+           options.probe.max_rate);
   boost::asio::io_context io(1);
   auto future = boost::asio::co_spawn(io, runner::run_pass(plan, options), boost::asio::use_future);
   io.run();
   const auto pass = future.get();
   log.info("done in {:.3f} s: {} connection attempts, effective concurrency {}",
            static_cast<double>(pass.duration.count()) / 1e6, pass.stats.attempts, pass.stats.concurrency);
+  if (options.probe.timing == Timing::adaptive) {
+    const auto ms = [](std::chrono::microseconds t) { return static_cast<double>(t.count()) / 1e3; };
+    log.info("adaptive timing: {} addresses with a trusted estimate, silence given up after {:.1f}/{:.1f}/{:.1f} ms "
+             "(least/median/most), {} answered retries widened an estimate",
+             pass.stats.trusted_addresses, ms(pass.stats.give_up_min), ms(pass.stats.give_up_median),
+             ms(pass.stats.give_up_max), pass.stats.widened);
+  }
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
                              l.setup.selection.instance(), topology_id(*a.config)};
   if (baseline) return compare_with_baseline(a, *baseline, view, out, err);

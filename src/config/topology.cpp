@@ -71,6 +71,9 @@ void read_defaults(YamlReader& r, const Node& node, Defaults& d) {
   set_uint(r, *m, "max_rate", path, d.probe.max_rate, 0, 10'000'000);
   set_uint(r, *m, "icmp_ratelimit_ms", path, d.probe.icmp_ratelimit_ms, 0, 60'000);
   set_uint(r, *m, "echoes", path, d.probe.echoes, 1, kMaxEchoes);
+  if (auto n = m->get("timing")) {
+    if (auto t = r.timing(*n, join_path(path, "timing"))) d.probe.timing = *t;
+  }
   if (auto n = m->get("severity")) {
     if (auto s = r.severity(*n, join_path(path, "severity"))) d.severity = *s;
   }

@@ -219,6 +219,9 @@ std::optional<Severity> YamlReader::severity(const Node& node, std::string_view 
 std::optional<AddressFamily> YamlReader::address_family(const Node& node, std::string_view key_path) {
   return enum_value<AddressFamily>(*this, node, key_path, parse_address_family, "all, any, ipv4, ipv6");
 }
+std::optional<Timing> YamlReader::timing(const Node& node, std::string_view key_path) {
+  return enum_value<Timing>(*this, node, key_path, parse_timing, "fixed, adaptive");
+}
 std::optional<Absent> YamlReader::absent(const Node& node, std::string_view key_path) {
   return enum_value<Absent>(*this, node, key_path, parse_absent, "ok, warning, critical");
 }

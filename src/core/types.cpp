@@ -33,6 +33,8 @@ constexpr std::array<std::pair<std::string_view, AddressFamily>, 4> kFamilies{{{
                                                                                {"ipv6", AddressFamily::ipv6}}};
 constexpr std::array<std::pair<std::string_view, Absent>, 3> kAbsents{{
     {"ok", Absent::ok}, {"warning", Absent::warning}, {"critical", Absent::critical}}};
+constexpr std::array<std::pair<std::string_view, Timing>, 2> kTimings{{
+    {"fixed", Timing::fixed}, {"adaptive", Timing::adaptive}}};
 
 }  // namespace
 
@@ -115,6 +117,9 @@ std::optional<Severity> parse_severity(std::string_view s) noexcept { return loo
 std::optional<Silence> parse_silence(std::string_view s) noexcept { return lookup(kSilences, s); }
 std::optional<AddressFamily> parse_address_family(std::string_view s) noexcept { return lookup(kFamilies, s); }
 std::optional<Absent> parse_absent(std::string_view s) noexcept { return lookup(kAbsents, s); }
+std::optional<Timing> parse_timing(std::string_view s) noexcept { return lookup(kTimings, s); }
+
+std::string_view to_string(Timing t) noexcept { return t == Timing::adaptive ? "adaptive" : "fixed"; }
 
 std::string_view to_string(AddressFamily f) noexcept {
   for (const auto& [name, value] : kFamilies) {

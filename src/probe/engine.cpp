@@ -8,10 +8,15 @@
 //
 // TCP takes a fast path with no coroutine frame and no timer per probe: an
 // attempt is a pooled Attempt (one socket) watched by the TcpPoller, an epoll
-// set of its own (one epoll_ctl per socket; close() takes it out again). Every
-// attempt has the same timeout, so deadlines arrive in the order attempts
-// start, and one timer walking a FIFO of (deadline, attempt) serves them all;
-// it wakes at most once a millisecond and skips attempts already answered.
+// set of its own (one epoll_ctl per socket; close() takes it out again). One
+// timer over a min-heap of (deadline, attempt) serves every attempt's
+// deadline; it wakes at most once a millisecond and skips attempts already
+// answered. With fixed timing every attempt has the same timeout and the heap
+// pops in start order; with adaptive timing each address has its own
+// (RttEstimator, fed by every answer from the address). When an address's
+// estimate first becomes trusted, its attempts in flight get a second, earlier
+// deadline entry; whichever entry pops first ends the attempt and the other is
+// stale, as an answered attempt's entry is.
 // Pacing works the same way: send times are handed out 1/max_rate apart, in
 // order, so a FIFO of due launches and one timer suffice; a wake-up launches
 // what is due within the next millisecond. Other protocols run
@@ -45,6 +50,7 @@
 
 #include "icmp_error_budget.hpp"
 #include "latch.hpp"
+#include "rtt_estimator.hpp"
 #include "portdrift/probe/engine.hpp"
 #include "portdrift/probe/icmp.hpp"
 #include "portdrift/probe/udp.hpp"
@@ -126,6 +132,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     if (settings_.max_rate > 0) {
       interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)) / settings_.max_rate;
     }
+    detail::RttEstimator::Params timing;
+    timing.ceiling = settings_.timeout;
+    timing.floor = settings_.min_timeout;
+    for (auto& host : hosts_) host.rtt = detail::RttEstimator(timing);
   }
 
   asio::awaitable<void> run() {
@@ -153,6 +163,23 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   [[nodiscard]] std::uint64_t attempts() const noexcept { return attempts_; }
   [[nodiscard]] std::uint64_t not_probed_count() const noexcept { return not_probed_; }
 
+  // The adaptive timing's figures for RunStats.
+  void timing_stats(RunStats& stats) const {
+    stats.widened = widened_;
+    std::vector<Clock::duration> give_up;
+    for (const auto& host : hosts_) {
+      if (settings_.timing == Timing::adaptive && host.rtt.trusted()) give_up.push_back(host.rtt.timeout());
+    }
+    stats.trusted_addresses = static_cast<std::uint32_t>(give_up.size());
+    if (give_up.empty()) return;
+    std::sort(give_up.begin(), give_up.end());
+    using std::chrono::duration_cast;
+    using us = std::chrono::microseconds;
+    stats.give_up_min = duration_cast<us>(give_up.front());
+    stats.give_up_median = duration_cast<us>(give_up[give_up.size() / 2]);
+    stats.give_up_max = duration_cast<us>(give_up.back());
+  }
+
  private:
   struct Host {
     std::vector<std::uint32_t> pending;
@@ -160,6 +187,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::uint32_t inflight = 0;
     bool queued = false;
     std::unique_ptr<detail::IcmpErrorBudget> budget;  // only for addresses with UDP targets
+    detail::RttEstimator rtt{detail::RttEstimator::Params{}};  // adaptive timing: this address's answers
+    // adaptive timing: (slot, generation) of the TCP attempts started before the estimate was
+    // trusted, which tighten() gives an earlier deadline; entries of attempts that ended are stale.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> untimed;
   };
 
   static constexpr std::uint32_t kLaunchTurn = 256;
@@ -184,6 +215,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::uint32_t slot;
     std::uint32_t generation;
   };
+  // std::push_heap/pop_heap keep the earliest deadline at the front.
+  static bool later(const Due& a, const Due& b) noexcept { return a.at > b.at; }
 
   struct Launch {
     Clock::time_point at;
@@ -359,7 +392,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     a.idx = idx;
     a.number = number;
     a.start = Clock::now();
-    deadlines_.push_back({a.start + settings_.timeout, slot, a.generation});
+    const std::uint32_t h = host_of_[idx];
+    push_deadline({a.start + attempt_timeout(h), slot, a.generation});
+    if (settings_.timing == Timing::adaptive && !hosts_[h].rtt.trusted()) {
+      hosts_[h].untimed.emplace_back(slot, a.generation);
+    }
     arm_deadline();
   }
 
@@ -370,6 +407,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     const Target& t = targets_[a.idx];
     auto o = detail::finish_connect(a.fd, tcp::endpoint(t.address, t.port),
                                     std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - a.start));
+    learn(a.idx, a.number, o);
     end_attempt(slot, std::move(o));
   }
 
@@ -403,27 +441,93 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // The timer wakes a millisecond after the first live deadline and handles
   // every deadline due by then, so it is re-armed at most once a millisecond
   // however many attempts start; an attempt times out at most that much late.
+  // A deadline earlier than the one the timer waits for (adaptive timing)
+  // re-arms it; the superseded wait's handler, aborted or already queued,
+  // sees a newer wait number and does nothing.
   void arm_deadline() {
-    if (deadline_armed_) return;
-    while (!deadlines_.empty() && stale(deadlines_.front())) deadlines_.pop_front();
+    while (!deadlines_.empty() && stale(deadlines_.front())) pop_deadline();
     if (deadlines_.empty()) return;
+    const auto at = deadlines_.front().at + std::chrono::milliseconds(1);
+    if (deadline_armed_ && armed_at_ <= at) return;
     deadline_armed_ = true;
-    deadline_timer_.expires_at(deadlines_.front().at + std::chrono::milliseconds(1));
-    deadline_timer_.async_wait([this, self = shared_from_this()](const boost::system::error_code& ec) {
+    armed_at_ = at;
+    const auto wait = ++deadline_wait_;
+    deadline_timer_.expires_at(at);
+    deadline_timer_.async_wait([this, self = shared_from_this(), wait](const boost::system::error_code& ec) {
+      if (wait != deadline_wait_) return;
       if (!ec) {
         // An answer that is in but not read yet must not be taken for silence.
         poller_.drain([this](std::uint64_t token) { on_writable(token); });
         // Retries started from here queue their deadlines behind; the timer stays marked armed meanwhile.
         const auto now = Clock::now();
         while (!deadlines_.empty() && deadlines_.front().at <= now) {
-          const Due d = deadlines_.front();
-          deadlines_.pop_front();
+          const Due d = pop_deadline();
           if (!stale(d)) end_attempt(d.slot, detail::silent_connect());
         }
       }
       deadline_armed_ = false;
       if (!ec) arm_deadline();
     });
+  }
+
+  void push_deadline(const Due& d) {
+    deadlines_.push_back(d);
+    std::push_heap(deadlines_.begin(), deadlines_.end(), later);
+  }
+
+  Due pop_deadline() {
+    std::pop_heap(deadlines_.begin(), deadlines_.end(), later);
+    const Due d = deadlines_.back();
+    deadlines_.pop_back();
+    return d;
+  }
+
+  // --- adaptive timing -----------------------------------------------------
+
+  // How long an attempt to host h that starts now waits for an answer.
+  [[nodiscard]] Clock::duration attempt_timeout(std::uint32_t h) const noexcept {
+    if (settings_.timing == Timing::fixed) return settings_.timeout;
+    return hosts_[h].rtt.timeout();
+  }
+
+  // An answer from the network (not a local error, not silence) is a round-trip sample.
+  static bool answered(const Observation& o) noexcept {
+    if (!o.rtt) return false;
+    return o.reason == Reason::syn_ack || o.reason == Reason::conn_refused || o.reason == Reason::udp_response ||
+           from_icmp(o.reason);
+  }
+
+  // Feeds attempt number `number` of target idx, as it ends, to its address's estimate.
+  void learn(std::uint32_t idx, std::uint32_t number, const Observation& o) {
+    if (settings_.timing == Timing::fixed || !answered(o)) return;
+    const std::uint32_t h = host_of_[idx];
+    auto& rtt = hosts_[h].rtt;
+    const bool was_trusted = rtt.trusted();
+    rtt.observe(*o.rtt);
+    // A retry answered: the attempt before it met silence, from loss or from a timeout too tight.
+    // Not a UDP port unreachable: silence before one is the target's ICMP rate limit (the budget's
+    // business), not the path.
+    const bool rate_limited = targets_[idx].protocol == Protocol::udp && from_icmp(o.reason);
+    if (number > 0 && !rate_limited) {
+      rtt.widen();
+      ++widened_;
+    }
+    if (!was_trusted && rtt.trusted()) tighten(h);
+  }
+
+  // Host h's estimate has just become trusted: its TCP attempts in flight,
+  // which were started with the full timeout, get a deadline from it too.
+  void tighten(std::uint32_t h) {
+    auto untimed = std::move(hosts_[h].untimed);
+    hosts_[h].untimed = {};
+    const auto timeout = hosts_[h].rtt.timeout();
+    if (timeout >= settings_.timeout) return;
+    for (const auto& [slot, generation] : untimed) {
+      const Attempt& a = slots_[slot];
+      if (a.generation != generation) continue;  // that attempt has ended
+      push_deadline({a.start + timeout, slot, generation});
+    }
+    arm_deadline();
   }
 
   void close_idle() noexcept {
@@ -502,9 +606,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (budget != nullptr) ticket = co_await budget->acquire(attempt == 0);
       guaranteed = guaranteed || ticket.guaranteed;
       ++attempts_;
-      o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice,
-                               settings_.timeout, seed_(), t.source);
+      const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(host_of_[idx]));
+      o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice, timeout,
+                               seed_(), t.source);
       o.attempts = attempt + 1;
+      learn(idx, attempt, o);
       if (budget != nullptr) {
         budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
       }
@@ -533,15 +639,18 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   std::vector<Attempt> slots_;
   std::array<std::vector<int>, 2> idle_;  // recycled sockets, IPv4 and IPv6, ready to connect again
   std::vector<std::uint32_t> free_;
-  std::deque<Due> deadlines_;
+  std::vector<Due> deadlines_;  // a min-heap by `at`
   asio::steady_timer deadline_timer_;
   bool deadline_armed_ = false;
+  Clock::time_point armed_at_{};
+  std::uint64_t deadline_wait_ = 0;  // numbers the timer's waits; only the latest one's handler acts
   std::deque<Launch> launches_;
   asio::steady_timer pace_timer_;
   std::mt19937_64 seed_{std::random_device{}()};  // IDs and cookies of UDP requests
   std::vector<std::unique_ptr<asio::cancellation_signal>> signals_;  // per UDP/ICMP target, made at its launch
   bool cancelled_ = false;
   std::uint64_t not_probed_ = 0;
+  std::uint64_t widened_ = 0;
 };
 
 }  // namespace
@@ -557,6 +666,7 @@ asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settin
     stats->concurrency = cap;
     stats->attempts = d->attempts();
     stats->not_probed = d->not_probed_count();
+    d->timing_stats(*stats);
   }
 }
 

@@ -14,6 +14,7 @@ Options engine_options(const config::ProbeDefaults& d, const EngineOverrides& e)
   o.probe.concurrency = e.concurrency.value_or(d.concurrency);
   o.probe.per_host_concurrency = e.per_host.value_or(d.per_host_concurrency);
   o.probe.max_rate = e.max_rate.value_or(d.max_rate);
+  o.probe.timing = e.timing.value_or(d.timing);
   if (e.source) o.source = *e.source;
   return o;
 }

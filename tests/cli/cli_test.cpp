@@ -70,6 +70,9 @@ TEST(Cli, ParserErrorsExitUnknownAndHelpExitsZero) {
   EXPECT_NE(cli({"--catalog", "--format", "xml"}).err.find("--format: takes text, json, junit or tap, not 'xml'"),
             std::string::npos);
   EXPECT_NE(cli({"--check", "-c", "x", "stray"}).err.find("unknown option 'stray'"), std::string::npos);
+  const auto timing = cli({"--check", "-c", "x", "--timing", "fast"});
+  EXPECT_EQ(timing.code, 3);
+  EXPECT_NE(timing.err.find("--timing: takes fixed or adaptive, not 'fast'"), std::string::npos) << timing.err;
   for (const auto* sub : {"policy", "explain", "matrix"}) {
     const auto help = cli({sub, "--help"});
     EXPECT_EQ(help.code, 0) << sub;

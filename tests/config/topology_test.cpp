@@ -110,6 +110,21 @@ TEST(Topology, PortOutOfRangePointsAtTheValue) {
   EXPECT_TRUE(has(r.diagnostics, "70000"));
 }
 
+TEST(Topology, TimingIsFixedUnlessSaidAdaptive) {
+  const std::string hosts = "hosts:\n  - name: a\n    address: 198.18.0.1\n    roles: [agent]\n";
+  auto unset = parse(hosts);
+  EXPECT_TRUE(unset.diagnostics.empty());
+  EXPECT_EQ(unset.topology.defaults.probe.timing, Timing::fixed);
+  auto adaptive = parse("defaults:\n  timing: adaptive\n" + hosts);
+  EXPECT_TRUE(adaptive.diagnostics.empty()) << texts(adaptive.diagnostics).front();
+  EXPECT_EQ(adaptive.topology.defaults.probe.timing, Timing::adaptive);
+
+  auto bad = parse("defaults:\n  timeout_ms: 500\n  timing: fast\n" + hosts);
+  ASSERT_EQ(bad.diagnostics.size(), 1U);
+  EXPECT_EQ(format(bad.diagnostics[0]),
+            "t.yaml:3:11: defaults.timing: unknown value 'fast' (expected one of: fixed, adaptive)");
+}
+
 TEST(Topology, ReportsAllProblemsAtOnce) {
   auto r = parse(R"(defaults:
   timeout_ms: -5

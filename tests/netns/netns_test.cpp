@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <random>
 #include <set>
@@ -678,6 +679,72 @@ TEST_F(Netns, OnlySilenceIsRetriedAndEachAttemptIsOneSyn) {
     EXPECT_EQ(nft_counter("target", "syn_refused"), 2U);
     EXPECT_EQ(nft_counter("target", "syn_open"), 2U);
   }
+}
+
+// Adaptive timing: a host that answers some ports fast gets its silent ports given up after what its
+// round trips justify (the 100 ms floor on a veth), not after the full timeout; every answer is still
+// read right, and a lost SYN is still retried and read right.
+TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
+  auto& b = single_target();
+  b.load_nft("target", R"(table inet pdtest {
+  counter lossy_syn { }
+  chain input {
+    type filter hook input priority 0; policy accept;
+    tcp dport 21510 tcp flags & (syn | ack) == syn counter name "lossy_syn"
+    tcp dport 21510 tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop
+    tcp dport 21520-21559 drop
+  }
+})");
+  b.listen("target", kPdListen, {tb::endpoint(kTarget, 21501), tb::endpoint(kTarget, 21510)});
+  // 45 ports: one open, three closed, one open behind a rule that drops every other SYN (the first
+  // attempt is lost, its retry answered), forty silent.
+  const std::string hosts = R"(hosts:
+  - name: target
+    address: 198.18.1.1
+    checks:
+      - {protocol: tcp, port: 21501, expect: open}
+      - {protocol: tcp, port: "21502-21504", expect: closed}
+      - {protocol: tcp, port: 21510, expect: open}
+      - {protocol: tcp, port: "21520-21559", expect: filtered}
+)";
+  const std::vector<std::string> wide{"--timeout", "2000", "--retries", "1", "--per-host", "100",
+                                      "--concurrency", "1000", "--max-rate", "0"};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = wide;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  const auto topo = topology("adaptive", "defaults: {timing: adaptive}\n" + hosts);
+  auto expect_all_right = [&](const CheckRun& r) {
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.doc["summary"]["ok"], 45) << describe(r);
+    expect_rows(r, {{"target", 21501, "open", "syn-ack", "ok"},
+                    {"target", 21502, "closed", "conn-refused", "ok"},
+                    {"target", 21504, "closed", "conn-refused", "ok"},
+                    {"target", 21510, "open", "syn-ack", "ok"},
+                    {"target", 21520, "filtered", "no-response", "ok"},
+                    {"target", 21559, "filtered", "no-response", "ok"}});
+    EXPECT_EQ(get(row(r.doc, "target", 21559), "attempts"), 2);
+  };
+
+  auto adaptive = check(topo, wide);  // timing from the topology
+  SCOPED_TRACE("adaptive");
+  expect_all_right(adaptive);
+  // Given up after ~100 ms, long before the kernel's own SYN retransmission (1 s): a second attempt.
+  EXPECT_EQ(get(row(adaptive.doc, "target", 21510), "attempts"), 2) << "the lost SYN was retried";
+  // Two silent attempts of at least the 100 ms floor each, far under the fixed floor of 2 x 2000 ms.
+  EXPECT_GE(adaptive.doc.value("duration_ms", 0.0), 200.0);
+  EXPECT_LT(adaptive.doc.value("duration_ms", 1e9), 1000.0) << describe(adaptive);
+  EXPECT_EQ(nft_counter("target", "lossy_syn"), 2U);
+
+  auto fixed = check(topo, with({"--timing", "fixed"}));  // the flag overrides the topology
+  SCOPED_TRACE("fixed");
+  expect_all_right(fixed);
+  std::cout << "45 ports, 40 silent, T 2000 ms, R 1: adaptive " << adaptive.doc.value("duration_ms", 0.0)
+            << " ms, fixed " << fixed.doc.value("duration_ms", 0.0) << " ms\n";
+  EXPECT_GE(fixed.doc.value("duration_ms", 0.0), 4000.0) << "the fixed floor: (R+1) x T for silent ports";
+  // Fixed: the first attempt waits 2 s, so the kernel's retransmitted SYN (at 1 s) gets through.
+  EXPECT_EQ(nft_counter("target", "lossy_syn"), 4U);
 }
 
 // ---- DNS ------------------------------------------------------------------------------------

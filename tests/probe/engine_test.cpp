@@ -217,6 +217,84 @@ TEST(Engine, DeadlineRacingCompletionIsSafe) {
   s.concurrency = 2000;
   auto obs = run(io, probe_all(targets, s));
   for (const auto& o : obs) EXPECT_TRUE(o.state == PortState::open || o.reason == Reason::no_response);
+  // Adaptive timing adds earlier deadline entries for attempts in flight and re-arms the one timer
+  // when the estimate becomes trusted: those race the completions too.
+  s.timing = Timing::adaptive;
+  s.timeout = std::chrono::milliseconds(3);
+  s.min_timeout = std::chrono::milliseconds(1);
+  s.retries = 1;
+  obs = run(io, probe_all(targets, s));
+  for (const auto& o : obs) EXPECT_TRUE(o.state == PortState::open || o.reason == Reason::no_response);
+}
+
+}  // namespace
+}  // namespace portdrift::probe
+
+namespace portdrift::probe {
+namespace {
+
+// Adaptive timing on loopback. A listener whose accept queue is full (backlog
+// 0, one connection left unaccepted) drops further SYNs: a silent port without
+// a network namespace. Closed ports answer with an RST at once: samples.
+struct SilentPort {
+  asio::io_context io;
+  tcp::acceptor full{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  tcp::socket filler{io};
+  SilentPort() {
+    full.listen(0);
+    filler.connect(full.local_endpoint());  // fills the queue; never accepted
+  }
+  [[nodiscard]] std::uint16_t port() const { return full.local_endpoint().port(); }
+};
+
+struct AdaptiveRun {
+  std::vector<Observation> obs;
+  RunStats stats;
+  std::chrono::milliseconds wall{0};
+};
+
+AdaptiveRun adaptive_run(SilentPort& sp, int closed_ports, std::chrono::milliseconds timeout) {
+  const auto addr = asio::ip::make_address("127.0.0.1");
+  std::vector<Target> targets{{addr, sp.port()}};  // first: it starts before any answer is in
+  for (int i = 0; i < closed_ports; ++i) {
+    tcp::acceptor a(sp.io, tcp::endpoint(addr, 0));
+    targets.push_back({addr, a.local_endpoint().port()});  // bound then released: nothing listens there
+  }
+  Settings s;
+  s.timing = Timing::adaptive;
+  s.timeout = timeout;
+  s.retries = 1;
+  s.max_rate = 0;
+  s.per_host_concurrency = 64;
+  AdaptiveRun r;
+  const auto start = std::chrono::steady_clock::now();
+  r.obs = run(sp.io, probe_all(targets, s, &r.stats));
+  r.wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  return r;
+}
+
+TEST(EngineAdaptive, ASilentPortIsGivenUpAtTheFloorOnceTheAddressHasAnswered) {
+  SilentPort sp;
+  const auto r = adaptive_run(sp, 5, std::chrono::milliseconds(600));
+  ASSERT_EQ(r.obs.size(), 6U);
+  EXPECT_EQ(r.obs[0].reason, Reason::no_response);
+  EXPECT_EQ(r.obs[0].attempts, 2U);
+  for (std::size_t i = 1; i < r.obs.size(); ++i) EXPECT_EQ(r.obs[i].reason, Reason::conn_refused) << i;
+  EXPECT_EQ(r.stats.trusted_addresses, 1U);
+  EXPECT_EQ(r.stats.give_up_median, std::chrono::milliseconds(100)) << "a loopback round trip waits the floor";
+  // The first attempt started with the full 600 ms and was cut to 100 ms when the estimate became
+  // trusted; the retry waited 100 ms: far under the fixed 2 x 600 ms.
+  EXPECT_GE(r.wall, std::chrono::milliseconds(200));
+  EXPECT_LT(r.wall, std::chrono::milliseconds(600));
+}
+
+TEST(EngineAdaptive, NoEarlyGiveUpBeforeEnoughSamples) {
+  SilentPort sp;
+  const auto r = adaptive_run(sp, 2, std::chrono::milliseconds(300));  // two answers: not trusted yet
+  ASSERT_EQ(r.obs.size(), 3U);
+  EXPECT_EQ(r.obs[0].reason, Reason::no_response);
+  EXPECT_EQ(r.stats.trusted_addresses, 0U);
+  EXPECT_GE(r.wall, std::chrono::milliseconds(600)) << "both attempts waited the full timeout";
 }
 
 }  // namespace

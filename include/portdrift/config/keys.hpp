@@ -12,9 +12,9 @@ namespace portdrift::config::keys {
 
 inline constexpr std::array<std::string_view, 10> root{"version",  "products", "vantage", "vantages", "defaults",
                                                        "daemon",   "flows",    "hosts",   "groups",   "limits"};
-inline constexpr std::array<std::string_view, 13> defaults{
+inline constexpr std::array<std::string_view, 14> defaults{
     "timeout_ms", "retries", "concurrency", "per_host_concurrency", "max_rate", "severity", "icmp_ratelimit_ms",
-    "echoes",     "interval_s", "confirm",  "clear",                "address_family", "source"};
+    "echoes",     "interval_s", "confirm",  "clear",                "address_family", "source", "timing"};
 inline constexpr std::array<std::string_view, 3> daemon{"state_file", "metrics_listen", "summary_interval_s"};
 inline constexpr std::array<std::string_view, 2> vantage{"host", "roles"};
 // An entry of `vantages:` may also say where its probes leave from.

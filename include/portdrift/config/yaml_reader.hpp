@@ -75,6 +75,7 @@ class YamlReader {
   std::optional<Severity> severity(const Node& node, std::string_view key_path);
   std::optional<AddressFamily> address_family(const Node& node, std::string_view key_path);
   std::optional<Absent> absent(const Node& node, std::string_view key_path);  // ok, warning, critical
+  std::optional<Timing> timing(const Node& node, std::string_view key_path);
 
  private:
   std::optional<MapView> read_map(const Node& node, std::string_view key_path,

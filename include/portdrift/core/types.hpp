@@ -65,6 +65,11 @@ enum class AddressFamily : std::uint8_t { all, any, ipv4, ipv6 };
 // (`ok` counts it and moves on), never as one drift per port.
 enum class Absent : std::uint8_t { drift, ok, warning, critical };
 
+// How long a silent probe attempt is waited for: always the configured
+// timeout (`fixed`), or as long as the address's measured round trips
+// justify, never longer than the timeout (`adaptive`; docs/performance.md).
+enum class Timing : std::uint8_t { fixed, adaptive };
+
 std::string_view to_string(Protocol p) noexcept;
 std::string_view to_string(PortState s) noexcept;
 std::string_view to_string(Reason r) noexcept;
@@ -73,6 +78,7 @@ std::string_view to_string(Severity s) noexcept;
 std::string_view to_string(Silence s) noexcept;
 std::string_view to_string(AddressFamily f) noexcept;
 std::string_view to_string(Absent a) noexcept;
+std::string_view to_string(Timing t) noexcept;
 
 std::optional<Protocol> parse_protocol(std::string_view s) noexcept;
 std::optional<Expect> parse_expect(std::string_view s) noexcept;
@@ -80,5 +86,6 @@ std::optional<Severity> parse_severity(std::string_view s) noexcept;
 std::optional<Silence> parse_silence(std::string_view s) noexcept;
 std::optional<AddressFamily> parse_address_family(std::string_view s) noexcept;
 std::optional<Absent> parse_absent(std::string_view s) noexcept;  // ok, warning, critical (not drift)
+std::optional<Timing> parse_timing(std::string_view s) noexcept;
 
 }  // namespace portdrift

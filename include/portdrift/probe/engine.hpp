@@ -4,6 +4,8 @@
 // and turns the outcome into an nmap-style state and reason. Concurrency is
 // bounded globally, per target address, by a packets-per-second pace, and by
 // the process's open-file limit (raised soft -> hard at start, with a margin).
+// With adaptive timing, each address's answers during the run set how long a
+// silent attempt to it is waited for, within the configured timeout.
 // Targets are taken round-robin across addresses, never one host's ports in a
 // burst. No thread per probe: everything runs on the caller's io_context.
 //
@@ -34,7 +36,11 @@
 namespace portdrift::probe {
 
 struct Settings {
-  std::chrono::milliseconds timeout{1000};  // per attempt
+  std::chrono::milliseconds timeout{1000};  // per attempt; with adaptive timing, the most an attempt waits
+  // adaptive: a silent TCP or UDP attempt is given up after what the address's round trips justify
+  // (src/probe/rtt_estimator.hpp), never sooner than min_timeout nor later than timeout.
+  Timing timing = Timing::fixed;
+  std::chrono::milliseconds min_timeout{100};
   std::uint32_t retries = 1;                // extra attempts after silence only
   std::uint32_t concurrency = 256;
   std::uint32_t per_host_concurrency = 4;
@@ -61,6 +67,11 @@ struct RunStats {
   std::uint32_t concurrency = 0;  // effective global cap after the fd limit
   std::uint64_t attempts = 0;
   std::uint64_t not_probed = 0;  // targets a cancellation left without an observation
+  // Adaptive timing, at the end of the run: how many addresses had a trusted estimate, the
+  // give-up time it gave them (least, median, most), and how many answered retries widened one.
+  std::uint32_t trusted_addresses = 0;
+  std::chrono::microseconds give_up_min{0}, give_up_median{0}, give_up_max{0};
+  std::uint64_t widened = 0;
 };
 
 // What a probe that was cancelled before it ended reports: state unknown,

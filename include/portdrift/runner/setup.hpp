@@ -24,6 +24,7 @@ namespace portdrift::runner {
 struct EngineOverrides {
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
   std::optional<std::string> source;  // --source: where every probe leaves from
+  std::optional<Timing> timing;       // --timing
 };
 
 // Which part of a fleet's work this instance does: --vantage NAME (or

@@ -32,7 +32,7 @@ IcmpErrorBudget::Clock::time_point IcmpErrorBudget::gate() const {
   return last + spacing_;
 }
 
-asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst) {
+asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst, Clock::time_point give_up) {
   if (spacing_ == Clock::duration::zero()) co_return Ticket{0, true};
   for (;;) {
     const auto now = Clock::now();
@@ -46,7 +46,8 @@ asio::awaitable<IcmpErrorBudget::Ticket> IcmpErrorBudget::acquire(bool may_burst
       sends_.emplace(id, now);
       co_return Ticket{id, guaranteed};
     }
-    co_await until(g, changed_.async_wait(asio::as_tuple(asio::deferred)));  // the gate, or woken earlier
+    if (now >= give_up) co_return Ticket{0, false, true};
+    co_await until(std::min(g, give_up), changed_.async_wait(asio::as_tuple(asio::deferred)));  // or woken earlier
     // Cancelled (the run is stopping): no ticket; the attempt ends as not probed.
     const auto state = co_await asio::this_coro::cancellation_state;
     if (state.cancelled() != asio::cancellation_type::none) {

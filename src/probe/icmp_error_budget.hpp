@@ -46,13 +46,15 @@ class IcmpErrorBudget {
   struct Ticket {
     std::uint64_t id = 0;
     bool guaranteed = true;
+    bool given_up = false;  // `give_up` came before the gate opened: nothing was sent
   };
 
   IcmpErrorBudget(boost::asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
                   Clock::time_point start = Clock::now());
 
-  // Waits until an attempt may be sent and records it. `may_burst`: a first attempt.
-  boost::asio::awaitable<Ticket> acquire(bool may_burst);
+  // Waits until an attempt may be sent and records it. `may_burst`: a first attempt. An attempt
+  // still waiting for its gate at `give_up` (--time-budget) gets a ticket that is given up.
+  boost::asio::awaitable<Ticket> acquire(bool may_burst, Clock::time_point give_up = Clock::time_point::max());
   // The attempt is over; `no_icmp` when it got a UDP reply (or never left this host).
   void settle(const Ticket& t, bool no_icmp);
   // Another probe of this target received an ICMP error from it just now.

@@ -22,6 +22,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include "probe/icmp_error_budget.hpp"
+#include "probe/shared_icmp_limiter.hpp"
 #include "portdrift/probe/engine.hpp"
 #include "portdrift/probe/icmp.hpp"
 #include "portdrift/probe/udp.hpp"
@@ -253,6 +254,104 @@ TEST(IcmpErrorBudget, ZeroIntervalNeverWaits) {
     for (int i = 0; i < 100; ++i) EXPECT_TRUE((co_await budget.acquire(false)).guaranteed);
     co_return 0;
   }());
+}
+
+// ---- a limiter shared by many addresses -------------------------------------------
+
+TEST(IcmpBucket, RefillsToItsBurstAndAnErrorSpendsOneToken) {
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  detail::IcmpBucket b(100ms, 6, 0.0, t0);
+  EXPECT_DOUBLE_EQ(b.level(t0), 0.0);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 250ms), 2.5);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 10s), 6.0) << "never more than the burst";
+  b.spend(t0 + 250ms);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 250ms), 1.5);
+  // More errors than the model thought the bucket held: it is empty, never below.
+  for (int i = 0; i < 3; ++i) b.spend(t0 + 250ms);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 250ms), 0.0);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 350ms), 1.0);
+  b.spend(t0 + 300ms);  // half a token then: empty, and refilling from there
+  EXPECT_DOUBLE_EQ(b.level(t0 + 350ms), 0.5);
+  b.spend(t0 + 100ms);  // an error reported late counts at the time the model stands at
+  EXPECT_DOUBLE_EQ(b.level(t0 + 300ms), 0.0);
+  EXPECT_DOUBLE_EQ(b.level(t0 + 350ms), 0.5);
+}
+
+// The bucket starts empty; silence hands its token back at once, an error spends it.
+TEST(SharedIcmpLimiter, SilenceGivesItsTokenBackAnErrorSpendsIt) {
+  asio::io_context io;
+  const auto now = std::chrono::steady_clock::now();
+  detail::SharedIcmpLimiter cold(io.get_executor(), 100ms, 6, nullptr, now);
+  EXPECT_LT(cold.level(now), 0.01) << "what came before is unknown: empty";
+  // 1.2 tokens now (the spacing is the interval plus a margin).
+  const auto past = std::chrono::duration_cast<std::chrono::steady_clock::duration>(1.2 * cold.spacing());
+  detail::SharedIcmpLimiter limiter(io.get_executor(), 100ms, 6, nullptr, now - past);
+  std::vector<std::chrono::steady_clock::duration> waits;
+  run(io, [&]() -> asio::awaitable<int> {
+    const auto first = co_await limiter.acquire(10s);
+    EXPECT_EQ(limiter.held(std::chrono::steady_clock::now()), 1U);
+    // Silent 20 ms later: its token is back, and the waiter below goes at once.
+    asio::steady_timer quiet(io, 20ms);
+    quiet.async_wait([&](const boost::system::error_code&) { limiter.settle(first, false); });
+    auto start = std::chrono::steady_clock::now();
+    const auto second = co_await limiter.acquire(10s);
+    waits.push_back(std::chrono::steady_clock::now() - start);
+    // This one draws an error: the next attempt waits for the bucket to refill a whole token.
+    limiter.settle(second, true);
+    start = std::chrono::steady_clock::now();
+    const auto third = co_await limiter.acquire(10s);
+    waits.push_back(std::chrono::steady_clock::now() - start);
+    EXPECT_NE(third, 0U);
+    co_return 0;
+  }());
+  ASSERT_EQ(waits.size(), 2U);
+  EXPECT_GE(waits[0], 15ms);
+  EXPECT_LT(waits[0], 60ms) << "a silent attempt held its token only until it settled";
+  EXPECT_GE(waits[1], limiter.spacing() / 2) << "about 0.6 of a token was missing";
+}
+
+// Two attempts never count on one token: a reservation, or an attempt of the address let go
+// outside the model, holds it until it settles or its hold ends.
+TEST(SharedIcmpLimiter, HoldsAndAttemptsOutsideKeepTheirTokens) {
+  asio::io_context io;
+  const auto now = std::chrono::steady_clock::now();
+  std::uint32_t outside = 1;
+  detail::SharedIcmpLimiter limiter(io.get_executor(), 100ms, 6, &outside, now - 150ms);
+  std::vector<std::chrono::steady_clock::duration> waits;
+  run(io, [&]() -> asio::awaitable<int> {
+    asio::steady_timer ends(io, 20ms);
+    ends.async_wait([&](const boost::system::error_code&) {
+      --outside;
+      limiter.settle_outside(false);
+    });
+    auto start = std::chrono::steady_clock::now();
+    co_await limiter.acquire(40ms);  // short hold: nothing settles it
+    waits.push_back(std::chrono::steady_clock::now() - start);
+    start = std::chrono::steady_clock::now();
+    co_await limiter.acquire(10s);
+    waits.push_back(std::chrono::steady_clock::now() - start);
+    co_return 0;
+  }());
+  ASSERT_EQ(waits.size(), 2U);
+  EXPECT_GE(waits[0], 15ms) << "the attempt outside held the only token";
+  EXPECT_LT(waits[0], 60ms);
+  EXPECT_GE(waits[1], 30ms) << "the first reservation held it for its hold";
+  EXPECT_LT(waits[1], 90ms);
+}
+
+TEST(SharedIcmpLimiter, AnAttemptThatFindsNoTokenBeforeItsBudgetGetsNone) {
+  asio::io_context io;
+  detail::SharedIcmpLimiter limiter(io.get_executor(), 1000ms, 6);  // empty: a token in about a second
+  std::uint64_t ticket = 1;
+  const auto start = std::chrono::steady_clock::now();
+  run(io, [&]() -> asio::awaitable<int> {
+    ticket = co_await limiter.acquire(10s, start + 30ms);
+    co_return 0;
+  }());
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(ticket, 0U);
+  EXPECT_GE(waited, 30ms);
+  EXPECT_LT(waited, 500ms);
 }
 
 // ---- ICMP echo -------------------------------------------------------------------

@@ -105,6 +105,7 @@ struct Args {
   spdlog::level::level_enum log_level = spdlog::level::info;
   daemon::LogTarget log_target = daemon::LogTarget::automatic;
   std::optional<Timing> timing;
+  std::optional<std::uint32_t> time_budget_s;
 };
 
 // One command line's worth of parsed flags: the modes' (Args) or one subcommand's.
@@ -193,6 +194,11 @@ Cli make_cli(Parsed& p) {
              "fixed: wait --timeout for every silent attempt;\n"
              "adaptive: as long as each address's round trips\n"
              "justify, at most --timeout (topology default)");
+  add_number(app, "--time-budget", a.time_budget_s, 0, 86'400, "S",
+             "UDP: how long, from the start of a run, silent ports\n"
+             "may wait for a target's ICMP error rate limit before\n"
+             "they are reported icmp-ratelimited (unconfirmed);\n"
+             "0: no limit (--check's default); the daemon's is 10");
   add_checked(app, "--source", a.source, "SRC", non_empty("needs an address or an interface name"),
               "probes leave from this address of this machine, or\n"
               "this interface (needs CAP_NET_RAW); overrides every\n"
@@ -281,7 +287,7 @@ void settle_mode(const Cli& c, Args& a) {
 }
 
 runner::EngineOverrides overrides(const Args& a) {
-  return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source, a.timing};
+  return {a.timeout_ms, a.retries, a.concurrency, a.per_host, a.max_rate, a.source, a.timing, a.time_budget_s};
 }
 
 // --vantage wins over PORTDRIFT_VANTAGE, so one unit file can carry the variable everywhere and a
@@ -430,6 +436,11 @@ int do_check(const Args& a, std::ostream& out, std::ostream& err, spdlog::logger
              "(least/median/most), {} answered retries widened an estimate",
              pass.stats.trusted_addresses, ms(pass.stats.give_up_min), ms(pass.stats.give_up_median),
              ms(pass.stats.give_up_max), pass.stats.widened);
+  }
+  if (pass.stats.shared_limiter_addresses > 0 || pass.stats.icmp_ratelimited > 0) {
+    log.info("icmp rate limits: {} addresses share one limiter with others (found by {} test probes); {} silent "
+             "ports left unconfirmed by --time-budget (icmp-ratelimited)",
+             pass.stats.shared_limiter_addresses, pass.stats.limiter_canaries, pass.stats.icmp_ratelimited);
   }
   const report::RunView view{pass.results, plan, verdict::summarize(pass.results), pass.duration,
                              l.setup.selection.instance(), topology_id(*a.config)};

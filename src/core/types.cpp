@@ -78,6 +78,7 @@ std::string_view to_string(Reason r) noexcept {
     case Reason::resolve_failed: return "resolve-failed";
     case Reason::local_error: return "local-error";
     case Reason::not_probed: return "not-probed";
+    case Reason::icmp_ratelimited: return "icmp-ratelimited";
   }
   return "?";
 }

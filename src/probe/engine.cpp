@@ -37,20 +37,26 @@
 #include <array>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/system/system_error.hpp>
 
 #include "icmp_error_budget.hpp"
+#include "shared_icmp_limiter.hpp"
 #include "latch.hpp"
 #include "rtt_estimator.hpp"
+#include "portdrift/core/deadline.hpp"
 #include "portdrift/probe/engine.hpp"
 #include "portdrift/probe/icmp.hpp"
 #include "portdrift/probe/udp.hpp"
@@ -109,7 +115,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       // whole timeout, over the run instead of bunching them at its end.
       auto& pending = hosts_[h].pending;
       if (pending.size() > 1) {
-        std::rotate(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(h % pending.size()), pending.end());
+        const auto first = (h + settings_.rotation) % pending.size();
+        std::rotate(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(first), pending.end());
       }
       ready_.push_back(h);
       hosts_[h].queued = true;
@@ -118,8 +125,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
       for (auto i : hosts_[h].pending) host_of_[i] = h;
     }
-    // UDP attempts to an address are paced by its ICMP error budget (icmp_error_budget.hpp).
+    // UDP attempts to an address are paced by its ICMP error budget (icmp_error_budget.hpp), and
+    // the addresses of one vantage (source and family) may turn out to share one limiter.
     const auto start = Clock::now();
+    if (settings_.time_budget > std::chrono::milliseconds::zero()) give_up_ = start + settings_.time_budget;
     for (auto& host : hosts_) {
       std::chrono::milliseconds limit{0};
       for (auto i : host.pending) {
@@ -127,6 +136,16 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       }
       if (limit > std::chrono::milliseconds::zero()) {
         host.budget = std::make_unique<detail::IcmpErrorBudget>(ex_, limit, kIcmpBurst, start);
+        const Target& t = targets_[host.pending.front()];
+        const auto key = std::make_pair(t.source, t.address.is_v6());
+        auto it = std::find_if(vantages_.begin(), vantages_.end(), [&](const auto& v) { return v->key == key; });
+        if (it == vantages_.end()) {
+          vantages_.push_back(std::make_unique<Vantage>(key, limit, kIcmpBurst, start, ex_));
+          it = std::prev(vantages_.end());
+        }
+        (*it)->interval = std::max((*it)->interval, limit);  // the shared model paces to the slowest
+        ++(*it)->addresses;
+        host.vantage = static_cast<std::uint32_t>(it - vantages_.begin());
       }
     }
     if (settings_.max_rate > 0) {
@@ -166,6 +185,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // The adaptive timing's figures for RunStats.
   void timing_stats(RunStats& stats) const {
     stats.widened = widened_;
+    stats.shared_limiter_addresses = shared_addresses_;
+    stats.limiter_canaries = canaries_made_;
+    stats.icmp_ratelimited = icmp_ratelimited_;
     std::vector<Clock::duration> give_up;
     for (const auto& host : hosts_) {
       if (settings_.timing == Timing::adaptive && host.rtt.trusted()) give_up.push_back(host.rtt.timeout());
@@ -187,6 +209,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     std::uint32_t inflight = 0;
     bool queued = false;
     std::unique_ptr<detail::IcmpErrorBudget> budget;  // only for addresses with UDP targets
+    // Whose ICMP error limiter the address spends: its own, one it shares with other addresses of
+    // its vantage (paced by the vantage's SharedIcmpLimiter), or not known yet.
+    enum class Limiter : std::uint8_t { unknown, own, shared } limiter = Limiter::unknown;
+    std::uint32_t vantage = 0;  // with a budget: index into vantages_
+    bool canary = false;        // the one test of its limiter was made (or is under way)
     detail::RttEstimator rtt{detail::RttEstimator::Params{}};  // adaptive timing: this address's answers
     // adaptive timing: (slot, generation) of the TCP attempts started before the estimate was
     // trusted, which tighten() gives an earlier deadline; entries of attempts that ended are stale.
@@ -198,6 +225,37 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   // Linux's per-destination ICMP error bucket holds six tokens (XRLIM_BURST_FACTOR).
   static constexpr std::uint32_t kIcmpBurst = 6;
+
+  // The addresses with UDP targets that leave from one source in one family. If the targets
+  // behind them are one kernel, they spend one ICMP error bucket (the kernel's, for our address).
+  // A canary finds out: a port of an address that has just drawn a port unreachable is probed
+  // again when the address's own budget is sure to hold a token. Silence then means the bucket
+  // was spent through other addresses: from then on (`shared_found`) the addresses of the vantage
+  // whose own limiter is not proven confirm their silent ports through `shared`. An answer proves
+  // a limiter of its own only if one bucket for the whole vantage would have been empty then
+  // (`everyone`: the most such a bucket can hold, fed every error from the vantage); otherwise
+  // it proves nothing.
+  struct Vantage {
+    Vantage(std::pair<const Source*, bool> k, std::chrono::milliseconds limit, std::uint32_t burst,
+            Clock::time_point start, const asio::any_io_executor& ex)
+        : key(k), interval(limit),
+          // an upper bound: full at the start, refilled a little faster than the kernel does
+          everyone(std::max<Clock::duration>(limit - limit / 50 - std::chrono::milliseconds(5),
+                                             std::chrono::milliseconds(1)),
+                   burst, burst, start),
+          settled(ex, asio::steady_timer::time_point::max()) {}
+    std::pair<const Source*, bool> key;  // source, IPv6
+    std::chrono::milliseconds interval;
+    detail::IcmpBucket everyone;
+    std::uint32_t addresses = 0;
+    std::uint32_t canaries = 0;  // under way
+    std::uint32_t loose = 0;     // attempts in flight of addresses not known to have their own limiter
+    Clock::duration slowest_error{};  // the longest round trip of an ICMP error from the vantage
+    bool shared_found = false;
+    bool undecided = false;  // a canary could not be made within the time budget
+    std::unique_ptr<detail::SharedIcmpLimiter> shared;
+    asio::steady_timer settled;  // never expires; cancelled when a canary ends
+  };
 
   // One TCP attempt in flight. Pooled: a finished attempt's slot is reused,
   // under a new generation so that late events and deadlines for the old
@@ -430,7 +488,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   void finish_tcp(std::uint32_t idx, std::uint32_t number, Observation o) {
     o.attempts = number + 1;
-    if (auto& budget = hosts_[host_of_[idx]].budget; budget && from_icmp(o.reason)) budget->note_icmp();
+    if (from_icmp(o.reason)) note_icmp(host_of_[idx]);
     if (o.reason == Reason::no_response && number < settings_.retries) {
       schedule_tcp(idx, number + 1);  // only silence is worth another try; the slot stays held
       return;
@@ -593,31 +651,193 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   }
 
   // UDP: only silence is retried, and silence only counts once at least one
-  // attempt was sent when the target's ICMP error budget was sure to hold a
-  // token (see icmp_error_budget.hpp): a closed port then always shows.
+  // attempt was sent when the target's ICMP error limiter was sure to hold a
+  // token (see icmp_error_budget.hpp, shared_icmp_limiter.hpp): a closed port
+  // then always shows. A token guaranteed by the address's own budget only
+  // counts if the address has a limiter of its own (own_limiter()).
   asio::awaitable<Observation> probe_udp(std::uint32_t idx) {
     const Target& t = targets_[idx];
-    auto* budget = hosts_[host_of_[idx]].budget.get();
+    const std::uint32_t h = host_of_[idx];
+    Host& host = hosts_[h];  // hosts_ is never resized during the run
     Observation o;
     bool guaranteed = false;
     for (std::uint32_t attempt = 0;; ++attempt) {
       if (interval_ != Clock::duration::zero()) co_await pace();
+      // Its vantage was found to share a limiter, and nothing says this address has its own.
+      if (host.budget && host.limiter == Host::Limiter::unknown && vantage_of(h).shared_found) join(h);
+      detail::SharedIcmpLimiter* shared = host.limiter == Host::Limiter::shared ? vantage_of(h).shared.get() : nullptr;
       detail::IcmpErrorBudget::Ticket ticket;
-      if (budget != nullptr) ticket = co_await budget->acquire(attempt == 0);
-      guaranteed = guaranteed || ticket.guaranteed;
+      std::uint64_t shared_ticket = 0;
+      if (shared != nullptr) {
+        shared_ticket = co_await shared->acquire(error_window(h), give_up_);
+        if (shared_ticket == 0) co_return rate_limited(idx, attempt);
+      } else if (host.budget) {
+        ticket = co_await host.budget->acquire(attempt == 0, give_up_);
+        if (ticket.given_up) co_return rate_limited(idx, attempt);
+      }
       ++attempts_;
-      const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(host_of_[idx]));
+      const bool loose = shared == nullptr && host.budget && host.limiter == Host::Limiter::unknown;
+      if (loose) ++vantage_of(h).loose;
+      const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(h));
       o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice, timeout,
                                seed_(), t.source);
       o.attempts = attempt + 1;
       learn(idx, attempt, o);
-      if (budget != nullptr) {
-        budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+      if (host.budget) {
+        if (shared == nullptr) {
+          host.budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+        }
+        settle_vantage(h, shared_ticket, loose, error_rtt(o));
       }
+      if (o.reason == Reason::port_unreach) co_await canary(h, idx);
       if (o.reason != Reason::no_response) break;
-      if (attempt >= settings_.retries && guaranteed) break;
+      guaranteed = guaranteed || ticket.guaranteed;  // an attempt under `shared` always is
+      if (attempt < settings_.retries || !guaranteed) continue;
+      if (shared != nullptr || !host.budget || !t.confirm_silence) break;
+      const auto own = co_await own_limiter(h);
+      if (!own) co_return rate_limited(idx, attempt + 1);
+      if (*own) break;
+      guaranteed = false;  // the address shares its limiter: confirm through the vantage's
     }
     co_return o;
+  }
+
+  Vantage& vantage_of(std::uint32_t h) { return *vantages_[hosts_[h].vantage]; }
+
+  static std::optional<Clock::duration> error_rtt(const Observation& o) {
+    if (!from_icmp(o.reason)) return std::nullopt;
+    return o.rtt.value_or(std::chrono::microseconds::zero());
+  }
+
+  // How long an attempt to address h under a shared model holds a token back: an ICMP error comes
+  // back within a round trip, so a few of the slowest seen (and never less than 50 ms) and it is
+  // not coming; the attempt itself may wait longer for a UDP reply, which spends no token.
+  [[nodiscard]] Clock::duration error_window(std::uint32_t h) {
+    const Vantage& v = vantage_of(h);
+    const auto full = attempt_timeout(h);
+    if (v.slowest_error == Clock::duration::zero()) return full;
+    return std::min(full, std::max<Clock::duration>(3 * v.slowest_error + std::chrono::milliseconds(20),
+                                                    std::chrono::milliseconds(50)));
+  }
+
+  // Silence the time budget left unconfirmed; `attempts` were sent.
+  Observation rate_limited(std::uint32_t idx, std::uint32_t attempts) {
+    ++icmp_ratelimited_;
+    Observation o;
+    o.address = targets_[idx].address.to_string();
+    o.state = PortState::open_filtered;
+    o.reason = Reason::icmp_ratelimited;
+    o.attempts = attempts;
+    o.detail = "unconfirmed: the target's ICMP error rate limit held no token before the time budget ran out, "
+               "so a closed port would have looked the same";
+    return o;
+  }
+
+  // An ICMP error came from address h to a TCP probe: its budgets paid for it too.
+  void note_icmp(std::uint32_t h) {
+    if (auto& budget = hosts_[h].budget; budget) {
+      budget->note_icmp();
+      settle_vantage(h, 0, false, Clock::duration::zero());
+    }
+  }
+
+  // A UDP attempt to address h (`shared_ticket`: let go by the vantage's shared model; `loose`:
+  // counted in Vantage::loose), or any other probe of it, has ended; `error`: it drew an ICMP error
+  // after that round trip.
+  void settle_vantage(std::uint32_t h, std::uint64_t shared_ticket, bool loose,
+                      std::optional<Clock::duration> error) {
+    Vantage& v = vantage_of(h);
+    const auto now = Clock::now();
+    const bool icmp = error.has_value();
+    if (icmp) {
+      v.everyone.spend(now);
+      v.slowest_error = std::max(v.slowest_error, *error);
+    }
+    if (loose) --v.loose;
+    if (shared_ticket != 0) {
+      v.shared->settle(shared_ticket, icmp, now);
+    } else if (v.shared && hosts_[h].limiter != Host::Limiter::own) {
+      if (loose) v.shared->settle_outside(icmp, now);
+      else if (icmp) v.shared->note_icmp(now);
+    } else if (v.shared && loose) {
+      v.shared->settle_outside(false, now);  // own limiter: only its hold on a token ends
+    }
+  }
+
+  void join(std::uint32_t h) {
+    Host& host = hosts_[h];
+    if (host.limiter != Host::Limiter::unknown) return;
+    host.limiter = Host::Limiter::shared;
+    ++shared_addresses_;
+    Vantage& v = vantage_of(h);
+    // Its history is unknown (every address of it may have spent tokens): it starts empty.
+    if (!v.shared) v.shared = std::make_unique<detail::SharedIcmpLimiter>(ex_, v.interval, kIcmpBurst, &v.loose);
+  }
+
+  // Address h has just drawn a port unreachable on target idx: once per address (of a vantage
+  // with others, while no shared limiter was found), probe that port again when the address's own
+  // budget guarantees a token. Its error comes back only if nothing else spent the bucket.
+  asio::awaitable<void> canary(std::uint32_t h, std::uint32_t idx) {
+    Host& host = hosts_[h];
+    Vantage& v = vantage_of(h);
+    if (!host.budget || host.canary || host.limiter != Host::Limiter::unknown || v.addresses < 2 || v.shared_found) {
+      co_return;
+    }
+    host.canary = true;
+    ++v.canaries;
+    ++canaries_made_;
+    struct Done {  // the vantage hears of the end however it comes (a cancelled run throws)
+      Vantage& v;
+      ~Done() {
+        --v.canaries;
+        v.settled.cancel();
+      }
+    } done{v};
+    const auto ticket = co_await host.budget->acquire(false, give_up_);
+    if (ticket.given_up) {
+      v.undecided = true;  // the time budget ran out before the test could be made
+      co_return;
+    }
+    ++attempts_;
+    ++v.loose;
+    const Target& t = targets_[idx];
+    const auto o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice,
+                                        std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(h)), seed_(),
+                                        t.source);
+    host.budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+    // Would one bucket for the whole vantage have held a token for this answer? (before its spend)
+    const bool conclusive = v.everyone.level(Clock::now()) < 1.0;
+    settle_vantage(h, 0, true, error_rtt(o));
+    if (o.reason == Reason::port_unreach) {
+      if (conclusive && host.limiter == Host::Limiter::unknown) host.limiter = Host::Limiter::own;
+    } else if (o.reason == Reason::no_response) {
+      v.shared_found = true;
+      join(h);
+    }
+  }
+
+  // Does address h spend an ICMP error limiter of its own? True once its canary said so, or when
+  // nothing in its vantage says otherwise; false once a shared one was found (h then joins it).
+  // Waits for canaries under way; nullopt if the time budget ran out meanwhile, or cut one short.
+  asio::awaitable<std::optional<bool>> own_limiter(std::uint32_t h) {
+    Host& host = hosts_[h];
+    Vantage& v = vantage_of(h);
+    for (;;) {
+      if (host.limiter == Host::Limiter::own) co_return true;
+      if (host.limiter == Host::Limiter::shared) co_return false;
+      if (v.shared_found) {
+        join(h);
+        co_return false;
+      }
+      // A test that the time budget cut short leaves the question open: silence is not confirmed.
+      if (v.canaries == 0) co_return v.undecided ? std::nullopt : std::optional<bool>(true);
+      if (Clock::now() >= give_up_) co_return std::nullopt;
+      co_await until(give_up_, v.settled.async_wait(asio::as_tuple(asio::deferred)));
+      const auto state = co_await asio::this_coro::cancellation_state;
+      if (state.cancelled() != asio::cancellation_type::none) {
+        throw boost::system::system_error(asio::error::operation_aborted);
+      }
+    }
   }
 
   asio::any_io_executor ex_;
@@ -651,6 +871,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool cancelled_ = false;
   std::uint64_t not_probed_ = 0;
   std::uint64_t widened_ = 0;
+  std::vector<std::unique_ptr<Vantage>> vantages_;
+  Clock::time_point give_up_ = Clock::time_point::max();  // --time-budget
+  std::uint32_t shared_addresses_ = 0;
+  std::uint32_t canaries_made_ = 0;
+  std::uint64_t icmp_ratelimited_ = 0;
 };
 
 }  // namespace

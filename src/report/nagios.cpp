@@ -35,7 +35,10 @@ std::string observed_text(const verdict::CheckResult& r) {
   }
   if (o.rtt) s += fmt::format(" in {:.1f} ms", ms(*o.rtt));
   if (!o.reply.empty()) s += fmt::format(": {}", o.reply);
-  if (r.outcome == verdict::Outcome::unconfirmed) {
+  if (o.reason == Reason::icmp_ratelimited) {
+    s += fmt::format(": unconfirmed, the target's ICMP errors were rate-limited past the time budget ({} attempts)",
+                     o.attempts);
+  } else if (r.outcome == verdict::Outcome::unconfirmed) {
     s += fmt::format(": unconfirmed, no answer to {} attempts ({} payload)", o.attempts, r.check->payload->label);
   }
   return s;

@@ -45,6 +45,11 @@ bool satisfies(Expect expected, PortState observed) noexcept {
 
 Outcome judge(Expect expected, const Observation& observed, Silence silence) noexcept {
   if (observed.state == PortState::unknown) return Outcome::error;
+  if (observed.reason == Reason::icmp_ratelimited) {
+    // Silence that a closed port would also have shown: fine only where either would be.
+    if (satisfies(expected, PortState::closed) && satisfies(expected, PortState::open_filtered)) return Outcome::ok;
+    return Outcome::unconfirmed;
+  }
   if (satisfies(expected, observed.state)) return Outcome::ok;
   if (expected == Expect::open && observed.state == PortState::open_filtered) {
     return silence == Silence::ok ? Outcome::ok : Outcome::unconfirmed;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -320,6 +321,80 @@ TEST_F(UdpIcmp, EveryClosedPortIsSeenClosedUnderLinuxDefaultIcmpRateLimits) {
   std::printf("rate-limited run: fresh bucket %.1f s, unpaced %.1f s (%d of 10 closed ports right), "
               "drained bucket %.1f s\n",
               first.wall_s, naive.wall_s, closed_right(naive, kTarget), again.wall_s);
+}
+
+// Many addresses of one kernel spend one ICMP error bucket (Linux keeps it per destination: the
+// scanner). 8 addresses, 5 UDP ports each, 16 of them closed (the kernel answers port unreachable
+// when its one bucket holds a token) and the rest dropped (silence). Paced address by address,
+// closed ports fall silent and pass for open|filtered; portdrift finds the shared limiter and paces
+// them together. With a time budget, whatever it could not confirm says so (icmp-ratelimited).
+TEST_F(UdpIcmp, AddressesThatShareOneIcmpLimiterArePacedTogether) {
+  constexpr int kAddresses = 8;
+  constexpr int kPorts = 5;
+  std::vector<std::string> addresses;
+  for (int h = 0; h < kAddresses; ++h) addresses.push_back("198.18.1." + std::to_string(h + 1));
+  auto& b = bed({{"pool", addresses}});
+  sysctl("pool", "net.ipv4.icmp_ratelimit=1000");
+  std::string drops;
+  std::string yaml = "defaults: {timeout_ms: 400, retries: 1}\nhosts:\n";
+  std::map<std::pair<std::string, int>, std::string> truth;  // (address, port) -> state
+  int closed = 0;
+  for (int h = 0; h < kAddresses; ++h) {
+    const auto& address = addresses[static_cast<std::size_t>(h)];
+    yaml += "  - name: p" + std::to_string(h) + "\n    address: " + address + "\n    checks:\n";
+    for (int i = 0; i < kPorts; ++i) {
+      const int port = 30001 + i;
+      const bool is_closed = (h * 7 + i * 3) % 5 < 2;
+      closed += is_closed ? 1 : 0;
+      truth[{address, port}] = is_closed ? "closed" : "open|filtered";
+      yaml += "      - {protocol: udp, port: " + std::to_string(port) + ", expect: " +
+              (is_closed ? "closed" : "filtered") + "}\n";
+      if (!is_closed) drops += (drops.empty() ? "" : ", ") + address + " . " + std::to_string(port);
+    }
+  }
+  ASSERT_EQ(closed, 16);
+  b.load_nft("pool", "table ip pdtest {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+                     "    ip daddr . udp dport { " + drops + " } drop\n  }\n}\n");
+  const auto topo = file("pool.yaml", yaml);
+
+  // 1. No budget: every port right, however long the limiter takes (about a second per closed port
+  //    after the burst of six).
+  const auto all = check(topo, {"-v"});
+  EXPECT_EQ(all.exit_code, 0) << describe(all);
+  int right = 0;
+  for (const auto& c : all.doc.value("checks", json::array())) {
+    const auto want = truth.at({s(c, "address"), c.value("port", 0)});
+    EXPECT_EQ(s(c, "observed"), want) << c.dump();
+    right += s(c, "observed") == want ? 1 : 0;
+  }
+  EXPECT_EQ(right, kAddresses * kPorts);
+  EXPECT_EQ(all.doc["summary"].value("unconfirmed", -1), 0);
+  EXPECT_NE(all.err.find("addresses share one limiter with others"), std::string::npos) << all.err;
+  EXPECT_GE(all.wall_s, (closed - 6) * 0.9) << "faster than the kernel's limiter allows: it was not shared";
+
+  // 2. A 2 s budget, from a drained bucket: what is confirmed is right; every port left is labelled.
+  const auto budget = check(topo, {"--time-budget", "2"});
+  int labelled = 0;
+  for (const auto& c : budget.doc.value("checks", json::array())) {
+    SCOPED_TRACE(c.dump());
+    const auto want = truth.at({s(c, "address"), c.value("port", 0)});
+    if (s(c, "reason") == "icmp-ratelimited") {
+      ++labelled;
+      EXPECT_EQ(s(c, "observed"), "open|filtered");
+      EXPECT_EQ(s(c, "verdict"), "unconfirmed");
+      EXPECT_NE(s(c, "detail").find("ICMP error rate limit"), std::string::npos);
+    } else {
+      EXPECT_EQ(s(c, "observed"), want);
+      EXPECT_EQ(s(c, "verdict"), "ok");
+    }
+  }
+  EXPECT_GT(labelled, 0) << "2 s cannot confirm 16 closed ports behind one limiter: " << describe(budget);
+  EXPECT_EQ(budget.doc["summary"].value("unconfirmed", -1), labelled);
+  EXPECT_EQ(budget.exit_code, 1) << "unconfirmed is a warning, not a drift: " << describe(budget);
+  EXPECT_LT(budget.wall_s, 2.0 + 3 * 0.4 + 1.0) << "the budget, then at most one attempt's wait";
+  std::printf("shared limiter: %d of %d right in %.1f s (limiter floor %d s); with a 2 s budget %.1f s, %d labelled "
+              "icmp-ratelimited\n",
+              right, kAddresses * kPorts, all.wall_s, closed - 6, budget.wall_s, labelled);
 }
 
 // ---- ICMP echo: both socket kinds, and the error --------------------------------------------

@@ -28,6 +28,17 @@ TEST(VerdictUdpIcmp, SilenceOnAPortExpectedOpenIsUnconfirmed) {
   EXPECT_EQ(judge(Expect::closed, silence), Outcome::drift);
 }
 
+// Silence the time budget could not confirm (the target's ICMP limiter held no token): a closed port
+// would have looked the same, so it settles only what either would settle.
+TEST(VerdictUdpIcmp, RateLimitedSilenceIsUnconfirmedUnlessClosedWouldDoToo) {
+  const auto limited = seen(PortState::open_filtered, Reason::icmp_ratelimited);
+  EXPECT_EQ(judge(Expect::blocked, limited), Outcome::ok);
+  EXPECT_EQ(judge(Expect::filtered, limited), Outcome::unconfirmed) << "closed is a drift there";
+  EXPECT_EQ(judge(Expect::closed, limited), Outcome::unconfirmed) << "never a drift: it may well be closed";
+  EXPECT_EQ(judge(Expect::open, limited), Outcome::unconfirmed);
+  EXPECT_EQ(judge(Expect::open, limited, Silence::ok), Outcome::unconfirmed) << "closed would be a drift";
+}
+
 TEST(VerdictUdpIcmp, HostsAreReachableOrNot) {
   EXPECT_EQ(judge(Expect::reachable, seen(PortState::up, Reason::echo_reply)), Outcome::ok);
   EXPECT_EQ(judge(Expect::reachable, seen(PortState::down, Reason::no_response)), Outcome::drift);

@@ -34,6 +34,8 @@ enum class Reason : std::uint8_t {
   resolve_failed,    // the host name did not resolve
   local_error,       // the probe could not be sent (socket error on this side)
   not_probed,        // the pass was cancelled (stop, reload) before this probe ended: no observation
+  icmp_ratelimited,  // UDP silence that could not be confirmed: the target's ICMP error limiter held no
+                     // token before the time budget ran out (a closed port would have looked the same)
 };
 
 // What the topology or catalog says a port must look like.

@@ -45,6 +45,13 @@ struct Settings {
   std::uint32_t concurrency = 256;
   std::uint32_t per_host_concurrency = 4;
   std::uint32_t max_rate = 500;             // attempts per second; 0 = unpaced
+  // udp: how long attempts may wait, from the start of the run, for a target's ICMP error rate
+  // limiter to hold a token; a silent port still unconfirmed then ends as open|filtered with reason
+  // icmp-ratelimited. 0: no limit (every silent port is confirmed, however long the limiter takes).
+  std::chrono::milliseconds time_budget{0};
+  // Host number h starts at its ((h + rotation) mod n)-th port: a daemon turns it per batch, so
+  // the ports a time budget leaves unconfirmed are others the next time.
+  std::uint32_t rotation = 0;
 };
 
 struct Target {
@@ -60,6 +67,9 @@ struct Target {
   // udp: how often the target may send an ICMP error (Linux: net.ipv4.icmp_ratelimit); UDP attempts
   // to the address are paced so that a closed port still gets its port unreachable. 0: no pacing.
   std::chrono::milliseconds icmp_ratelimit{1000};
+  // udp: whether silence must be confirmed (told from a closed port behind a spent ICMP limiter).
+  // False where closed and open|filtered mean the same to the check (expect: blocked).
+  bool confirm_silence = true;
   const Source* source = nullptr;  // where probes leave from (must outlive the run); null = the kernel's choice
 };
 
@@ -72,6 +82,12 @@ struct RunStats {
   std::uint32_t trusted_addresses = 0;
   std::chrono::microseconds give_up_min{0}, give_up_median{0}, give_up_max{0};
   std::uint64_t widened = 0;
+  // UDP and ICMP rate limiters: addresses found to share one limiter with others (per vantage:
+  // source address and family), the probes that tested it, and the silent ports left unconfirmed
+  // when the time budget ran out (reason icmp-ratelimited).
+  std::uint32_t shared_limiter_addresses = 0;
+  std::uint32_t limiter_canaries = 0;
+  std::uint64_t icmp_ratelimited = 0;
 };
 
 // What a probe that was cancelled before it ended reports: state unknown,

@@ -25,6 +25,9 @@ struct EngineOverrides {
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
   std::optional<std::string> source;  // --source: where every probe leaves from
   std::optional<Timing> timing;       // --timing
+  // --time-budget: seconds UDP confirmations may wait for ICMP rate limiters; 0 = no limit.
+  // Unset: no limit for --check, kDaemonTimeBudget for the daemon.
+  std::optional<std::uint32_t> time_budget_s;
 };
 
 // Which part of a fleet's work this instance does: --vantage NAME (or

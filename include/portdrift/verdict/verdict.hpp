@@ -18,7 +18,10 @@ namespace portdrift::verdict {
 // `unconfirmed`: a UDP port expected open stayed silent (open|filtered). It may
 // be open with a service that ignored the probe, or dropped by a firewall; it
 // is reported at the check's `silence` severity (warning by default), never
-// as ok unless the check says silence is acceptable.
+// as ok unless the check says silence is acceptable. Also a silent UDP port
+// that the time budget left unconfirmed (reason icmp-ratelimited: a closed
+// port would have looked the same), whatever was expected, unless closed and
+// silent would both do (`blocked`).
 //
 // `absent`: the address belongs to a group block (its check's `absent` is not
 // `drift`) and no probe of the pass got any answer from it; see mark_absent.

@@ -39,6 +39,10 @@ LoadOutcome load_config(const Options& options, const std::shared_ptr<const Conf
   if (auto bad = runner::check_sources(r.setup.topology, options.engine); !bad.empty()) return bad;
   auto c = std::make_shared<Config>();
   c->setup = std::move(r.setup);
+  // A batch whose UDP ports wait on a spent ICMP limiter would hold the schedule up: unless told
+  // otherwise, what a batch cannot confirm in kDaemonTimeBudget is icmp-ratelimited, not recorded,
+  // and tried again on the next interval (Tracking::on_result), from other ports first.
+  if (!options.engine.time_budget_s) c->setup.engine.probe.time_budget = kDaemonTimeBudget;
   const auto& schedule = c->setup.topology.defaults.schedule;
   c->thresholds = Thresholds{schedule.confirm, schedule.clear};
   c->units = units_of(c->setup.plan, c->unit_of);

@@ -210,12 +210,13 @@ struct Daemon::Impl {
 
   // The longest a batch of `checks` checks can take when the engine works: its
   // attempts in waves of `concurrency`, paced at max_rate, after the DNS wait.
-  static std::chrono::milliseconds batch_bound(const Config& c, std::size_t checks, bool dns) {
+  static std::chrono::milliseconds batch_bound(const Config& c, std::size_t checks, bool dns, bool udp) {
     const auto& p = c.setup.engine.probe;
     const auto attempt = p.timeout * static_cast<std::int64_t>(p.retries + 1);
     const auto waves = 1 + checks / std::max<std::uint32_t>(1, p.concurrency);
     auto bound = attempt * static_cast<std::int64_t>(3 * waves);  // x3: ICMP echoes and UDP error budgets
     if (p.max_rate > 0) bound += std::chrono::milliseconds(static_cast<std::int64_t>(1000 * checks / p.max_rate));
+    if (udp) bound += p.time_budget;  // UDP confirmations may wait this long for ICMP rate limiters
     if (dns) bound += c.setup.engine.dns_timeout;
     return bound;
   }
@@ -246,17 +247,21 @@ struct Daemon::Impl {
     const auto gen = generation;
     std::vector<std::size_t> indices;
     bool dns = false;
+    bool udp = false;
     std::chrono::microseconds lag{0};
     for (const auto& d : due) {
       const auto& unit = cfg->units[d.unit];
-      for (auto k = unit.first; k < unit.first + unit.count; ++k) indices.push_back(k);
+      for (auto k = unit.first; k < unit.first + unit.count; ++k) {
+        indices.push_back(k);
+        udp = udp || cfg->setup.plan.checks[k].protocol == Protocol::udp;
+      }
       dns = dns || !unit.literal;
       lag = std::max(lag, d.lag);
     }
     stats.last_lag_s = to_seconds(lag);
     stats.max_lag_s = std::max(stats.max_lag_s, stats.last_lag_s);
     stats.max_lag_since_summary_s = std::max(stats.max_lag_since_summary_s, stats.last_lag_s);
-    progress_deadline = now + batch_bound(*cfg, indices.size(), dns) + grace();
+    progress_deadline = now + batch_bound(*cfg, indices.size(), dns, udp) + grace();
     log->debug("batch: {} checks of {} host targets, {:.0f} ms late", indices.size(), due.size(),
                stats.last_lag_s * 1e3);
 
@@ -270,9 +275,13 @@ struct Daemon::Impl {
     batch_in_flight = true;
     batch_cancelled = false;
     std::optional<runner::Pass> pass;
+    // Each batch starts every address at another of its ports, so the ports a time budget left
+    // unconfirmed (icmp-ratelimited) are among the first the next time.
+    auto engine = cfg->setup.engine;
+    engine.probe.rotation = static_cast<std::uint32_t>(stats.batches);
     try {
       pass = co_await asio::co_spawn(
-          io, runner::run_checks(cfg->setup.plan, std::move(indices), cfg->setup.engine),
+          io, runner::run_checks(cfg->setup.plan, std::move(indices), std::move(engine)),
           asio::bind_cancellation_slot(batch_signal.slot(), asio::use_awaitable));
     } catch (const boost::system::system_error& e) {
       if (e.code() != asio::error::operation_aborted) throw;

@@ -25,6 +25,9 @@ std::string render_metrics(const DaemonStats& s, const Tracking& tracking) {
   one("portdrift_drift_events_total", "counter", "Drifts confirmed (DRIFT lines) since start.", d(e.drift));
   one("portdrift_resolved_events_total", "counter", "Drifts cleared (RESOLVED lines) since start.", d(e.resolved));
   one("portdrift_flapping_events_total", "counter", "Checks that started flapping since start.", d(e.flapping));
+  one("portdrift_icmp_ratelimited_total", "counter",
+      "UDP results left unconfirmed since start: the target's ICMP error rate limit held no token within the time budget.",
+      d(e.icmp_ratelimited));
   one("portdrift_results_total", "counter", "Check results (one per scheduled run of a check).", d(s.results_total));
   one("portdrift_probe_attempts_total", "counter", "Connection attempts, retries included.", d(s.attempts_total));
   one("portdrift_scheduler_batches_total", "counter", "Batches of due checks run.", d(s.batches));

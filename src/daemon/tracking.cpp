@@ -87,6 +87,22 @@ bool Tracking::on_result(std::uint32_t check, const verdict::CheckResult& r, dou
   if (plan_ == nullptr || check >= plan_->checks.size()) return false;
   const auto& c = plan_->checks[check];
   Slot& s = slot_for(check, r.observation.address);
+  s.ratelimited = r.observation.reason == Reason::icmp_ratelimited;
+  if (s.ratelimited) {
+    // Silence the target's ICMP limiter may have caused: nothing was learned. The check keeps its
+    // state (and its last observation, if it had one) and is probed again on its next interval.
+    ++events_.icmp_ratelimited;
+    log_->debug("probe {}: unconfirmed (icmp-ratelimited), state kept", report::event_where(c, s.address));
+    if (s.has_result) return false;
+    count(s, -1);
+    s.has_result = true;
+    s.outcome = r.outcome;
+    s.observed = r.observation.state;
+    s.reason = r.observation.reason;
+    s.duration_s = static_cast<float>(duration_s);
+    count(s, +1);
+    return false;
+  }
   count(s, -1);
   s.has_result = true;
   s.outcome = r.outcome;
@@ -231,6 +247,14 @@ void Tracking::render(Exposition& x) const {
   for (const auto& s : slots_) x.sample("portdrift_check_drifting", labels(s, true), s.state.hard == Hard::drift ? 1 : 0);
   x.family("portdrift_check_flapping", "gauge", "1 while the check is flapping.");
   for (const auto& s : slots_) x.sample("portdrift_check_flapping", labels(s, false), s.state.flapping ? 1 : 0);
+  x.family("portdrift_check_icmp_ratelimited", "gauge",
+           "1 while the check's last UDP probe was left unconfirmed by the batch's time budget: the "
+           "target's ICMP error rate limit held no token (reason icmp-ratelimited); the state is the one before.");
+  for (const auto& s : slots_) {
+    if (plan_->checks[s.check].protocol == Protocol::udp) {
+      x.sample("portdrift_check_icmp_ratelimited", labels(s, false), s.ratelimited ? 1 : 0);
+    }
+  }
   x.family("portdrift_check_probe_duration_seconds", "gauge",
            "The last probe: round-trip time of the deciding answer, or the time spent waiting on silence.");
   for (const auto& s : slots_) {

@@ -186,5 +186,47 @@ TEST(DaemonTracking, AnInstanceLabelsItsEventsAndMetrics) {
   EXPECT_NE(render_metrics(DaemonStats{}, f.tracking).find("portdrift_checks 1\n"), std::string::npos);
 }
 
+// A UDP result the batch's time budget left unconfirmed (icmp-ratelimited) says nothing about the
+// port: it neither confirms nor clears a drift, keeps the last observation, and is counted.
+TEST(DaemonTracking, RateLimitedSilenceKeepsTheStateItFound) {
+  Fixture f;
+  f.plan.checks = {check("a", "198.18.0.1", 161), check("a", "198.18.0.1", 162)};
+  for (auto& c : f.plan.checks) c.protocol = Protocol::udp;
+  f.plan.checks[0].expect = Expect::closed;
+  f.tracking.adopt(f.plan, {}, Thresholds{2, 2});
+  // Drifting: two results of an answered open port where closed was expected.
+  f.feed(0, PortState::open, Reason::udp_response);
+  f.feed(0, PortState::open, Reason::udp_response);
+  ASSERT_EQ(f.tracking.counts().drifting, 1U);
+  for (int i = 0; i < 5; ++i) f.feed(0, PortState::open_filtered, Reason::icmp_ratelimited);
+  EXPECT_EQ(f.tracking.counts().drifting, 1U) << "no observation: the drift stands";
+  EXPECT_TRUE(f.sink->starting("RESOLVED ").empty());
+  EXPECT_EQ(f.tracking.events().icmp_ratelimited, 5U);
+  const auto saved = f.tracking.save(f.now);
+  ASSERT_FALSE(saved.checks.empty());
+  EXPECT_EQ(saved.checks[0].observed, "open") << "the last real observation is kept";
+  EXPECT_EQ(saved.checks[0].reason, "udp-response");
+  // A first result that is rate-limited: no state change, nothing logged above debug, metrics say so.
+  f.feed(1, PortState::open_filtered, Reason::icmp_ratelimited);
+  EXPECT_EQ(f.tracking.counts().drifting, 1U);
+  EXPECT_EQ(f.sink->starting("DRIFT ").size(), 1U);
+  const auto text = render_metrics(DaemonStats{}, f.tracking);
+  EXPECT_NE(text.find("portdrift_icmp_ratelimited_total 6\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("portdrift_check_icmp_ratelimited{host=\"a\",address=\"198.18.0.1\",protocol=\"udp\","
+                      "port=\"162\""),
+            std::string::npos)
+      << text;
+  // Answered again: the drift clears on real observations only, and the gauge drops.
+  f.feed(0, PortState::closed, Reason::port_unreach);
+  f.feed(0, PortState::closed, Reason::port_unreach);
+  EXPECT_EQ(f.tracking.counts().drifting, 0U);
+  EXPECT_EQ(f.sink->starting("RESOLVED ").size(), 1U);
+  const auto after = render_metrics(DaemonStats{}, f.tracking);
+  const auto at = after.find("portdrift_check_icmp_ratelimited{host=\"a\",address=\"198.18.0.1\",protocol=\"udp\","
+                             "port=\"161\"");
+  ASSERT_NE(at, std::string::npos) << after;
+  EXPECT_EQ(after.substr(after.find('\n', at) - 2, 2), " 0") << after;
+}
+
 }  // namespace
 }  // namespace portdrift::daemon

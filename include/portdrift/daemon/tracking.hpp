@@ -47,6 +47,9 @@ struct Counts {
 
 struct EventCounts {
   std::uint64_t drift = 0, resolved = 0, flapping = 0;
+  // Results a batch's time budget left unconfirmed (reason icmp-ratelimited): no observation, so
+  // no step of the state machine; the check keeps its last state and is probed again next time.
+  std::uint64_t icmp_ratelimited = 0;
 };
 
 class Tracking {
@@ -90,6 +93,7 @@ class Tracking {
     Reason reason = Reason::local_error;
     verdict::Outcome outcome = verdict::Outcome::ok;
     bool has_result = false;
+    bool ratelimited = false;  // the last probe was left unconfirmed (icmp-ratelimited)
   };
   Slot& slot_for(std::uint32_t check, std::string_view address);
   void count(const Slot& s, int sign) noexcept;

@@ -155,6 +155,24 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     timing.ceiling = settings_.timeout;
     timing.floor = settings_.min_timeout;
     for (auto& host : hosts_) host.rtt = detail::RttEstimator(timing);
+    if (settings_.timing == Timing::adaptive && settings_.rtt_memory != nullptr) {
+      for (auto& host : hosts_) {
+        const auto* e = settings_.rtt_memory->find(targets_[host.pending.front()].address);
+        if (e != nullptr) host.rtt.restore(e->srtt, std::max(e->rttvar, e->srtt / 2), e->samples, e->widen / 2);
+      }
+    }
+  }
+
+  // Stores what the run learnt of each address for the next run (Settings::rtt_memory).
+  void remember() const {
+    if (settings_.timing != Timing::adaptive || settings_.rtt_memory == nullptr) return;
+    const auto now = Clock::now();
+    for (const auto& host : hosts_) {
+      if (host.rtt.samples() == 0) continue;
+      settings_.rtt_memory->store(targets_[host.pending.front()].address,
+                                  RttMemory::Estimate{host.rtt.srtt(), host.rtt.rttvar(), host.rtt.samples(),
+                                                      host.rtt.widening(), now});
+    }
   }
 
   asio::awaitable<void> run() {
@@ -887,6 +905,7 @@ asio::awaitable<void> probe_all(std::span<const Target> targets, Settings settin
   const std::uint32_t cap = std::max<std::uint32_t>(1, std::min(settings.concurrency, fd_budget()));
   auto d = std::make_shared<Dispatcher>(co_await asio::this_coro::executor, targets, settings, cap, std::move(sink));
   co_await d->run();
+  d->remember();
   if (stats != nullptr) {
     stats->concurrency = cap;
     stats->attempts = d->attempts();

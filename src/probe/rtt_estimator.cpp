@@ -24,6 +24,13 @@ void RttEstimator::observe(Duration rtt) noexcept {
 
 void RttEstimator::widen() noexcept { widen_ = std::min(widen_ * 2, params_.max_widen); }
 
+void RttEstimator::restore(Duration srtt, Duration rttvar, std::uint32_t samples, std::uint32_t widen) noexcept {
+  srtt_ = std::max(srtt, Duration::zero());
+  rttvar_ = std::max(rttvar, Duration::zero());
+  samples_ = samples;
+  widen_ = std::clamp<std::uint32_t>(widen, 1, params_.max_widen);
+}
+
 RttEstimator::Duration RttEstimator::timeout() const noexcept {
   if (!trusted()) return params_.ceiling;
   // Compared in the ceiling's terms first: widen * (srtt + k*rttvar) of a slow path must not overflow.

@@ -55,6 +55,8 @@ class RttEstimator {
   void observe(Duration rtt) noexcept;
   // A retry was answered after an attempt of the same port met silence.
   void widen() noexcept;
+  // Picks up where an earlier run's estimate of the address left off (RttMemory).
+  void restore(Duration srtt, Duration rttvar, std::uint32_t samples, std::uint32_t widen) noexcept;
 
   // How long a silent attempt sent now is waited for.
   [[nodiscard]] Duration timeout() const noexcept;

@@ -253,7 +253,8 @@ struct AdaptiveRun {
   std::chrono::milliseconds wall{0};
 };
 
-AdaptiveRun adaptive_run(SilentPort& sp, int closed_ports, std::chrono::milliseconds timeout) {
+AdaptiveRun adaptive_run(SilentPort& sp, int closed_ports, std::chrono::milliseconds timeout,
+                         RttMemory* memory = nullptr) {
   const auto addr = asio::ip::make_address("127.0.0.1");
   std::vector<Target> targets{{addr, sp.port()}};  // first: it starts before any answer is in
   for (int i = 0; i < closed_ports; ++i) {
@@ -266,6 +267,7 @@ AdaptiveRun adaptive_run(SilentPort& sp, int closed_ports, std::chrono::millisec
   s.retries = 1;
   s.max_rate = 0;
   s.per_host_concurrency = 64;
+  s.rtt_memory = memory;
   AdaptiveRun r;
   const auto start = std::chrono::steady_clock::now();
   r.obs = run(sp.io, probe_all(targets, s, &r.stats));
@@ -295,6 +297,32 @@ TEST(EngineAdaptive, NoEarlyGiveUpBeforeEnoughSamples) {
   EXPECT_EQ(r.obs[0].reason, Reason::no_response);
   EXPECT_EQ(r.stats.trusted_addresses, 0U);
   EXPECT_GE(r.wall, std::chrono::milliseconds(600)) << "both attempts waited the full timeout";
+}
+
+// The daemon's batches: what one run learnt of an address, the next starts from.
+TEST(EngineAdaptive, ARememberedEstimateIsTrustedFromTheNextRunsFirstAttempt) {
+  SilentPort sp;
+  RttMemory memory;
+  const auto first = adaptive_run(sp, 5, std::chrono::milliseconds(600), &memory);
+  ASSERT_EQ(memory.size(), 1U);
+  const auto* e = memory.find(asio::ip::make_address("127.0.0.1"));
+  ASSERT_NE(e, nullptr);
+  EXPECT_GE(e->samples, 5U);
+  EXPECT_LT(e->srtt, std::chrono::milliseconds(50));
+  // Only the silent port now: no answer in this run, yet the estimate is trusted from the start.
+  const auto next = adaptive_run(sp, 0, std::chrono::milliseconds(600), &memory);
+  ASSERT_EQ(next.obs.size(), 1U);
+  EXPECT_EQ(next.obs[0].reason, Reason::no_response);
+  EXPECT_EQ(next.obs[0].attempts, 2U);
+  EXPECT_EQ(next.stats.trusted_addresses, 1U);
+  EXPECT_LT(next.wall, std::chrono::milliseconds(600)) << "two attempts at the floor, not two of 600 ms";
+  // Without the memory the same run waits the full timeout twice.
+  const auto fresh = adaptive_run(sp, 0, std::chrono::milliseconds(300));
+  EXPECT_EQ(fresh.stats.trusted_addresses, 0U);
+  EXPECT_GE(fresh.wall, std::chrono::milliseconds(600));
+  // Addresses no run stored since a time are forgotten.
+  memory.forget_before(std::chrono::steady_clock::now() + std::chrono::seconds(1));
+  EXPECT_EQ(memory.size(), 0U);
 }
 
 }  // namespace

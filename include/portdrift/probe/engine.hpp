@@ -23,6 +23,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -34,6 +35,8 @@
 #include "portdrift/probe/source.hpp"
 
 namespace portdrift::probe {
+
+class RttMemory;
 
 struct Settings {
   std::chrono::milliseconds timeout{1000};  // per attempt; with adaptive timing, the most an attempt waits
@@ -52,6 +55,37 @@ struct Settings {
   // Host number h starts at its ((h + rotation) mod n)-th port: a daemon turns it per batch, so
   // the ports a time budget leaves unconfirmed are others the next time.
   std::uint32_t rotation = 0;
+  // adaptive: estimates to start from and to store into (must outlive the run); null: none.
+  RttMemory* rtt_memory = nullptr;
+};
+
+// Adaptive timing across runs: what one run learnt of each address's round trips, for the next
+// (the daemon keeps one for its batches; --check starts from nothing). A run that is given one
+// starts each address from its remembered estimate, with at least half its smoothed RTT as
+// variance (a path that slowed since is met with a wider wait) and half its widening, and stores
+// what it ends with. One run at a time.
+class RttMemory {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Estimate {
+    Clock::duration srtt{}, rttvar{};
+    std::uint32_t samples = 0;
+    std::uint32_t widen = 1;
+    Clock::time_point at{};  // when a run last stored it
+  };
+  [[nodiscard]] const Estimate* find(const boost::asio::ip::address& a) const {
+    const auto it = entries_.find(a);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  void store(const boost::asio::ip::address& a, const Estimate& e) { entries_[a] = e; }
+  // Forgets the addresses no run has stored since `before`.
+  void forget_before(Clock::time_point before) {
+    std::erase_if(entries_, [before](const auto& e) { return e.second.at < before; });
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+
+ private:
+  std::unordered_map<boost::asio::ip::address, Estimate> entries_;
 };
 
 struct Target {

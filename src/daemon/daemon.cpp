@@ -106,6 +106,10 @@ struct Daemon::Impl {
   std::unique_ptr<MetricsServer> metrics;
   std::string metrics_listen;
   DaemonStats stats;
+  // timing: adaptive: each address's round-trip estimate, carried from batch to batch; addresses
+  // no batch has probed for kRttMemoryKeep are forgotten (checked once per kRttMemoryKeep / 6).
+  probe::RttMemory rtt_memory;
+  std::chrono::steady_clock::time_point rtt_memory_pruned{};
   std::string last_status;
   bool stopping = false, finished = false;
   bool dirty = false;         // hard states changed since the state file was written
@@ -279,6 +283,7 @@ struct Daemon::Impl {
     // unconfirmed (icmp-ratelimited) are among the first the next time.
     auto engine = cfg->setup.engine;
     engine.probe.rotation = static_cast<std::uint32_t>(stats.batches);
+    engine.probe.rtt_memory = &rtt_memory;  // batches never overlap: one run at a time
     try {
       pass = co_await asio::co_spawn(
           io, runner::run_checks(cfg->setup.plan, std::move(indices), std::move(engine)),
@@ -298,6 +303,11 @@ struct Daemon::Impl {
     const auto done_at = steady();
     const auto when = wall();
     ++stats.batches;
+    // The engine stamps its estimates on the real steady clock, not on the daemon's (a test's) clock.
+    if (const auto real = std::chrono::steady_clock::now(); real - rtt_memory_pruned >= kRttMemoryKeep / 6) {
+      rtt_memory.forget_before(real - kRttMemoryKeep);
+      rtt_memory_pruned = real;
+    }
     stats.attempts_total += pass->stats.attempts;
     for (const auto& d : due) scheduler.done(d.unit, done_at);
     stats.skipped_runs = scheduler.skipped();

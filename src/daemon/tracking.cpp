@@ -83,6 +83,14 @@ Tracking::Slot& Tracking::slot_for(std::uint32_t check, std::string_view address
   return slots_.back();
 }
 
+void Tracking::record(Slot& s, const verdict::CheckResult& r, double duration_s) noexcept {
+  s.has_result = true;
+  s.outcome = r.outcome;
+  s.observed = r.observation.state;
+  s.reason = r.observation.reason;
+  s.duration_s = static_cast<float>(duration_s);
+}
+
 bool Tracking::on_result(std::uint32_t check, const verdict::CheckResult& r, double duration_s, WallTime now) {
   if (plan_ == nullptr || check >= plan_->checks.size()) return false;
   const auto& c = plan_->checks[check];
@@ -93,22 +101,15 @@ bool Tracking::on_result(std::uint32_t check, const verdict::CheckResult& r, dou
     // state (and its last observation, if it had one) and is probed again on its next interval.
     ++events_.icmp_ratelimited;
     log_->debug("probe {}: unconfirmed (icmp-ratelimited), state kept", report::event_where(c, s.address));
-    if (s.has_result) return false;
-    count(s, -1);
-    s.has_result = true;
-    s.outcome = r.outcome;
-    s.observed = r.observation.state;
-    s.reason = r.observation.reason;
-    s.duration_s = static_cast<float>(duration_s);
-    count(s, +1);
+    if (!s.has_result) {
+      count(s, -1);
+      record(s, r, duration_s);
+      count(s, +1);
+    }
     return false;
   }
   count(s, -1);
-  s.has_result = true;
-  s.outcome = r.outcome;
-  s.observed = r.observation.state;
-  s.reason = r.observation.reason;
-  s.duration_s = static_cast<float>(duration_s);
+  record(s, r, duration_s);
   const Hard hard_before = s.state.hard;
   const bool flapping_before = s.state.flapping;
   // An empty address of a block (absent: every probe of its pass went

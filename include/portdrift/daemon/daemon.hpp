@@ -33,6 +33,8 @@ inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9617";
 inline constexpr std::string_view kStateFileName = "state.json";
 // How long a batch's silent UDP ports may wait for ICMP rate limiters unless --time-budget says.
 inline constexpr std::chrono::milliseconds kDaemonTimeBudget{10'000};
+// timing: adaptive: how long an address's round-trip estimate is kept for later batches unprobed.
+inline constexpr std::chrono::minutes kRttMemoryKeep{60};
 
 using EngineOverrides = runner::EngineOverrides;
 

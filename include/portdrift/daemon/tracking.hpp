@@ -97,6 +97,7 @@ class Tracking {
   };
   Slot& slot_for(std::uint32_t check, std::string_view address);
   void count(const Slot& s, int sign) noexcept;
+  static void record(Slot& s, const verdict::CheckResult& r, double duration_s) noexcept;
   void recount() noexcept;
   void announce(const Slot& s, const plan::Check& c, Severity severity, const Event& e, WallTime now);
 

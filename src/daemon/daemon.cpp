@@ -315,7 +315,10 @@ struct Daemon::Impl {
     const double timeout_s = static_cast<double>(cfg->setup.engine.probe.timeout.count()) / 1e3;
     for (const auto& r : pass->results) {
       const auto& o = r.observation;
-      const double duration = o.rtt ? to_seconds(*o.rtt) : static_cast<double>(o.attempts) * timeout_s;
+      // Silence: what its attempts waited (adaptive timing waits less than attempts x timeout).
+      const double duration = o.rtt                                   ? to_seconds(*o.rtt)
+                              : o.waited > std::chrono::microseconds{0} ? to_seconds(o.waited)
+                                                                      : static_cast<double>(o.attempts) * timeout_s;
       if (tracking.on_result(static_cast<std::uint32_t>(r.check - first), r, duration, when)) dirty = true;
     }
     stats.results_total += pass->results.size();

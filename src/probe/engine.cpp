@@ -2,7 +2,7 @@
 //
 // Targets are grouped by address. A ring of addresses that have work left and
 // room under the per-host cap is served round-robin, so consecutive probes go
-// to different hosts; host number h starts at its (h mod n)-th target. Each
+// to different hosts; host number h starts at its ((h + rotation) mod n)-th target. Each
 // probe holds one concurrency slot from its first attempt to its last; only
 // silence is retried.
 //
@@ -22,6 +22,13 @@
 // what is due within the next millisecond. Other protocols run
 // as one coroutine per probe (probe()), each bound to a cancellation signal
 // of its own.
+//
+// UDP attempts wait for a token of the target's ICMP error limiter: the
+// address's own IcmpErrorBudget, or, for the addresses of a vantage (source
+// and family) that a canary found to share one kernel's limiter, the
+// vantage's SharedIcmpLimiter (probe_udp, canary, own_limiter). With a time
+// budget, an attempt that finds no token by then ends icmp-ratelimited. With
+// Settings::rtt_memory, adaptive estimates start from and go back to it.
 //
 // Cancellation (run()): when the awaiting coroutine is cancelled, cancel_all()
 // stops launching, completes the targets not yet started as not probed,
@@ -100,7 +107,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   Dispatcher(asio::any_io_executor ex, std::span<const Target> targets, const Settings& s, std::uint32_t cap,
              ResultSink sink)
       : ex_(std::move(ex)), targets_(targets), settings_(s), cap_(cap), sink_(std::move(sink)),
-        latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_), signals_(targets.size()) {
+        latch_(ex_, targets.size()), poller_(ex_), deadline_timer_(ex_), pace_timer_(ex_), signals_(targets.size()),
+        waited_(targets.size()) {
     std::unordered_map<asio::ip::address, std::uint32_t> index;
     index.reserve(targets.size());
     for (std::uint32_t i = 0; i < targets.size(); ++i) {
@@ -493,6 +501,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // spares a socket(), setsockopt(), epoll_ctl(ADD) and close() per attempt.
   void end_attempt(std::uint32_t slot, Observation o) {
     Attempt& a = slots_[slot];
+    if (o.reason == Reason::no_response) waited_[a.idx] += Clock::now() - a.start;
     if (unbound(targets_[a.idx]) && detail::recycle(a.fd, o)) {
       idle_[targets_[a.idx].address.is_v4() ? 0 : 1].push_back(a.fd);
     } else {
@@ -507,10 +516,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void finish_tcp(std::uint32_t idx, std::uint32_t number, Observation o) {
     o.attempts = number + 1;
     if (from_icmp(o.reason)) note_icmp(host_of_[idx]);
-    if (o.reason == Reason::no_response && number < settings_.retries) {
+    if (o.reason == Reason::no_response && number < retries_for(host_of_[idx])) {
       schedule_tcp(idx, number + 1);  // only silence is worth another try; the slot stays held
       return;
     }
+    if (o.reason == Reason::no_response) o.waited = std::chrono::duration_cast<std::chrono::microseconds>(waited_[idx]);
     complete(idx, std::move(o));
   }
 
@@ -564,6 +574,15 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   [[nodiscard]] Clock::duration attempt_timeout(std::uint32_t h) const noexcept {
     if (settings_.timing == Timing::fixed) return settings_.timeout;
     return hosts_[h].rtt.timeout();
+  }
+
+  // How many retries a silent TCP port of address h gets: the configured ones, and with adaptive
+  // timing one more once the address has shown loss (an answered retry widened its estimate), so
+  // that an answer lost twice in a row does not pass for a filtered port. nmap raises its
+  // retransmissions when it sees drops in the same way.
+  [[nodiscard]] std::uint32_t retries_for(std::uint32_t h) const noexcept {
+    const bool lossy = settings_.timing == Timing::adaptive && settings_.retries > 0 && hosts_[h].rtt.widening() > 1;
+    return settings_.retries + (lossy ? 1U : 0U);
   }
 
   // An answer from the network (not a local error, not silence) is a round-trip sample.
@@ -679,6 +698,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     Host& host = hosts_[h];  // hosts_ is never resized during the run
     Observation o;
     bool guaranteed = false;
+    Clock::duration waited{};
     for (std::uint32_t attempt = 0;; ++attempt) {
       if (interval_ != Clock::duration::zero()) co_await pace();
       // Its vantage was found to share a limiter, and nothing says this address has its own.
@@ -700,6 +720,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice, timeout,
                                seed_(), t.source);
       o.attempts = attempt + 1;
+      if (o.reason == Reason::no_response) waited += timeout;
       learn(idx, attempt, o);
       if (host.budget) {
         if (shared == nullptr) {
@@ -717,6 +738,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (*own) break;
       guaranteed = false;  // the address shares its limiter: confirm through the vantage's
     }
+    if (o.reason == Reason::no_response) o.waited = std::chrono::duration_cast<std::chrono::microseconds>(waited);
     co_return o;
   }
 
@@ -889,6 +911,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool cancelled_ = false;
   std::uint64_t not_probed_ = 0;
   std::uint64_t widened_ = 0;
+  std::vector<Clock::duration> waited_;  // TCP: per target, the time its silent attempts were waited for
   std::vector<std::unique_ptr<Vantage>> vantages_;
   Clock::time_point give_up_ = Clock::time_point::max();  // --time-budget
   std::uint32_t shared_addresses_ = 0;

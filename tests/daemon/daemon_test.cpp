@@ -388,6 +388,36 @@ TEST(Daemon, WatchdogPingsFromTheLoopAndDebugLogsEachProbe) {
   EXPECT_GE(bed.sink->count_containing("probe lo 127.0.0.1 tcp/"), 2U) << bed.sink->dump();
 }
 
+// timing: adaptive in the daemon: each batch starts from what the earlier ones learnt of the
+// address. One closed port answers once a batch, so no single batch has the three answers an
+// estimate needs; only the estimate carried across batches lets the silent port (a listener whose
+// accept queue is full drops the SYN) be given up at the 100 ms floor instead of the 600 ms timeout.
+TEST(Daemon, AdaptiveTimingCarriesEachAddresssEstimateAcrossBatches) {
+  Bed bed("rttmem");
+  tcp::acceptor full(*bed.io, tcp::endpoint(kLoopback, 0));
+  full.listen(0);
+  tcp::socket filler(*bed.io);
+  filler.connect(full.local_endpoint());  // fills the queue; never accepted
+  const auto silent = full.local_endpoint().port();
+  std::ofstream(bed.config, std::ios::trunc) << fmt::format(
+      "defaults: {{interval_s: 1, timeout_ms: 600, retries: 0, max_rate: 0, timing: adaptive}}\n"
+      "hosts:\n  - name: lo\n    address: 127.0.0.1\n    checks:\n"
+      "      - {{protocol: tcp, port: {}, expect: closed}}\n"
+      "      - {{protocol: tcp, port: {}, expect: filtered}}\n",
+      bed.closed, silent);
+  auto o = bed.options();
+  o.metrics_listen = "off";
+  ASSERT_TRUE(bed.start(spdlog::level::debug, o));
+  const auto prefix = fmt::format("probe lo 127.0.0.1 tcp/{}: filtered (no-response) in ", silent);
+  ASSERT_TRUE(bed.run_until([&] { return bed.sink->starting(prefix).size() >= 5; }, 15s)) << bed.sink->dump();
+  std::vector<double> waited;
+  for (const auto& r : bed.sink->starting(prefix)) waited.push_back(std::stod(r.text.substr(prefix.size())));
+  EXPECT_GE(waited.front(), 550.0) << "the first batch has one answer: the full timeout";
+  EXPECT_LT(waited.back(), 400.0) << "by the fifth batch the carried estimate is trusted from the start\n"
+                                  << bed.sink->dump();
+  EXPECT_TRUE(bed.sink->starting("DRIFT").empty()) << bed.sink->dump();
+}
+
 // The watchdog means "still probing": a scheduler whose batch never completes
 // (PORTDRIFT_FAULT=stall-scheduler) stops the pings while the loop itself runs on.
 TEST(DaemonWatchdog, AStalledSchedulerStopsThePings) {

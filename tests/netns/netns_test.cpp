@@ -715,7 +715,7 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
     return args;
   };
   const auto topo = topology("adaptive", "defaults: {timing: adaptive}\n" + hosts);
-  auto expect_all_right = [&](const CheckRun& r) {
+  auto expect_all_right = [&](const CheckRun& r, int silent_attempts) {
     EXPECT_EQ(r.exit_code, 0) << describe(r);
     EXPECT_EQ(r.doc["summary"]["ok"], 45) << describe(r);
     expect_rows(r, {{"target", 21501, "open", "syn-ack", "ok"},
@@ -724,22 +724,24 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
                     {"target", 21510, "open", "syn-ack", "ok"},
                     {"target", 21520, "filtered", "no-response", "ok"},
                     {"target", 21559, "filtered", "no-response", "ok"}});
-    EXPECT_EQ(get(row(r.doc, "target", 21559), "attempts"), 2);
+    EXPECT_EQ(get(row(r.doc, "target", 21559), "attempts"), silent_attempts);
   };
 
   auto adaptive = check(topo, wide);  // timing from the topology
   SCOPED_TRACE("adaptive");
-  expect_all_right(adaptive);
+  // The answered retry of 21510 showed loss on this address: its silent ports get one retry more.
+  expect_all_right(adaptive, 3);
   // Given up after ~100 ms, long before the kernel's own SYN retransmission (1 s): a second attempt.
   EXPECT_EQ(get(row(adaptive.doc, "target", 21510), "attempts"), 2) << "the lost SYN was retried";
-  // Two silent attempts of at least the 100 ms floor each, far under the fixed floor of 2 x 2000 ms.
+  // Silent attempts of at least the 100 ms floor each (the later ones widened), far under the
+  // fixed floor of 2 x 2000 ms.
   EXPECT_GE(adaptive.doc.value("duration_ms", 0.0), 200.0);
   EXPECT_LT(adaptive.doc.value("duration_ms", 1e9), 1000.0) << describe(adaptive);
   EXPECT_EQ(nft_counter("target", "lossy_syn"), 2U);
 
   auto fixed = check(topo, with({"--timing", "fixed"}));  // the flag overrides the topology
   SCOPED_TRACE("fixed");
-  expect_all_right(fixed);
+  expect_all_right(fixed, 2);
   std::cout << "45 ports, 40 silent, T 2000 ms, R 1: adaptive " << adaptive.doc.value("duration_ms", 0.0)
             << " ms, fixed " << fixed.doc.value("duration_ms", 0.0) << " ms\n";
   EXPECT_GE(fixed.doc.value("duration_ms", 0.0), 4000.0) << "the fixed floor: (R+1) x T for silent ports";

@@ -29,6 +29,9 @@ struct Observation {
   Reason reason = Reason::local_error;
   std::optional<std::chrono::microseconds> rtt;  // of the deciding answer; none for silence
   std::uint32_t attempts = 0;
+  // silence: how long its silent attempts were waited for, in all (adaptive timing waits less
+  // than attempts x timeout); zero when not measured
+  std::chrono::microseconds waited{0};
   std::string address;  // the IP actually probed (after DNS)
   std::string detail;   // for errors: what went wrong, in words
   std::string reply;    // UDP: what answered, in words ("DNS response, rcode REFUSED, 0 answers")

@@ -717,14 +717,13 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       const bool loose = shared == nullptr && host.budget && host.limiter == Host::Limiter::unknown;
       if (loose) ++vantage_of(h).loose;
       const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(h));
-      o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice, timeout,
-                               seed_(), t.source);
+      o = co_await send_udp(idx, timeout);
       o.attempts = attempt + 1;
       if (o.reason == Reason::no_response) waited += timeout;
       learn(idx, attempt, o);
       if (host.budget) {
         if (shared == nullptr) {
-          host.budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+          host.budget->settle(ticket, spent_no_token(o));
         }
         settle_vantage(h, shared_ticket, loose, error_rtt(o));
       }
@@ -743,6 +742,18 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   }
 
   Vantage& vantage_of(std::uint32_t h) { return *vantages_[hosts_[h].vantage]; }
+
+  // One UDP attempt to target idx with its payload (or the registry's choice).
+  asio::awaitable<Observation> send_udp(std::uint32_t idx, std::chrono::milliseconds timeout) {
+    const Target& t = targets_[idx];
+    co_return co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice, timeout,
+                                   seed_(), t.source);
+  }
+
+  // A UDP reply, or a send that never left this host: the target spent no ICMP error token on it.
+  static bool spent_no_token(const Observation& o) noexcept {
+    return o.reason == Reason::udp_response || o.reason == Reason::local_error;
+  }
 
   static std::optional<Clock::duration> error_rtt(const Observation& o) {
     if (!from_icmp(o.reason)) return std::nullopt;
@@ -840,11 +851,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
     }
     ++attempts_;
     ++v.loose;
-    const Target& t = targets_[idx];
-    const auto o = co_await udp_attempt(t.address, t.port, t.payload != nullptr ? *t.payload : kRegistryChoice,
-                                        std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(h)), seed_(),
-                                        t.source);
-    host.budget->settle(ticket, o.reason == Reason::udp_response || o.reason == Reason::local_error);
+    const auto o = co_await send_udp(idx, std::chrono::ceil<std::chrono::milliseconds>(attempt_timeout(h)));
+    host.budget->settle(ticket, spent_no_token(o));
     // Would one bucket for the whole vantage have held a token for this answer? (before its spend)
     const bool conclusive = v.everyone.level(Clock::now()) < 1.0;
     settle_vantage(h, 0, true, error_rtt(o));

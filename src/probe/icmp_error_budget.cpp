@@ -12,18 +12,14 @@
 namespace portdrift::probe::detail {
 namespace asio = boost::asio;
 
-namespace {
-// Linux counts tokens in jiffies (4 ms at HZ=250) and our timers wake a little late or early:
-// 2% and 5 ms more than the interval keep a send from arriving one jiffy short of its token.
-IcmpErrorBudget::Clock::duration with_margin(IcmpErrorBudget::Clock::duration d) {
-  if (d == IcmpErrorBudget::Clock::duration::zero()) return d;
-  return d + d / 50 + std::chrono::milliseconds(5);
+std::chrono::steady_clock::duration icmp_spacing(std::chrono::steady_clock::duration interval) noexcept {
+  if (interval == std::chrono::steady_clock::duration::zero()) return interval;
+  return interval + interval / 50 + std::chrono::milliseconds(5);
 }
-}  // namespace
 
 IcmpErrorBudget::IcmpErrorBudget(asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
                                  Clock::time_point start)
-    : spacing_(with_margin(interval)), burst_left_(burst), floor_(start),
+    : spacing_(icmp_spacing(interval)), burst_left_(burst), floor_(start),
       changed_(std::move(ex), asio::steady_timer::time_point::max()) {}
 
 IcmpErrorBudget::Clock::time_point IcmpErrorBudget::gate() const {

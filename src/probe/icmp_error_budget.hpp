@@ -39,6 +39,11 @@
 
 namespace portdrift::probe::detail {
 
+// The time between ICMP error tokens to count on for a target that sends one per `interval`.
+// Linux counts tokens in jiffies (4 ms at HZ=250) and our timers wake a little late or early:
+// 2% and 5 ms more than the interval keep a send from arriving one jiffy short of its token.
+std::chrono::steady_clock::duration icmp_spacing(std::chrono::steady_clock::duration interval) noexcept;
+
 class IcmpErrorBudget {
  public:
   using Clock = std::chrono::steady_clock;

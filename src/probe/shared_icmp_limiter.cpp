@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/system/system_error.hpp>
 
+#include "icmp_error_budget.hpp"
 #include "portdrift/core/deadline.hpp"
 
 namespace portdrift::probe::detail {
@@ -29,9 +30,8 @@ void IcmpBucket::spend(Clock::time_point at) noexcept {
 
 SharedIcmpLimiter::SharedIcmpLimiter(asio::any_io_executor ex, Clock::duration interval, std::uint32_t burst,
                                      const std::uint32_t* outside, Clock::time_point start)
-    // The same margin as IcmpErrorBudget's: 2% and 5 ms keep a send from arriving a jiffy short.
     // The history is unknown: the bucket starts empty.
-    : bucket_(interval + interval / 50 + std::chrono::milliseconds(5), burst, 0.0, start),
+    : bucket_(icmp_spacing(interval), burst, 0.0, start),
       outside_(outside),
       changed_(std::move(ex), asio::steady_timer::time_point::max()) {}
 

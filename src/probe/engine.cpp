@@ -2,7 +2,9 @@
 //
 // Targets are grouped by address. A ring of addresses that have work left and
 // room under the per-host cap is served round-robin, so consecutive probes go
-// to different hosts; host number h starts at its ((h + rotation) mod n)-th target. Each
+// to different hosts; host number h starts at its ((h + rotation) mod n)-th target, and,
+// when the caps leave room for every probe at once, its targets expected to be silent move up
+// behind its first few others (longest first: expected_silence_early). Each
 // probe holds one concurrency slot from its first attempt to its last; only
 // silence is retried.
 //
@@ -116,6 +118,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (fresh) hosts_.emplace_back();
       hosts_[it->second].pending.push_back(i);
     }
+    const bool room_for_all = targets.size() <= cap_;
     for (std::uint32_t h = 0; h < hosts_.size(); ++h) {
       // Each host starts at a different one of its ports (like nmap, which
       // shuffles them), so the n-th port of every host is not probed in one
@@ -125,6 +128,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
       if (pending.size() > 1) {
         const auto first = (h + settings_.rotation) % pending.size();
         std::rotate(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(first), pending.end());
+        if (room_for_all && pending.size() <= settings_.per_host_concurrency) expected_silence_early(pending);
       }
       ready_.push_back(h);
       hosts_[h].queued = true;
@@ -169,6 +173,30 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
         if (e != nullptr) host.rtt.restore(e->srtt, std::max(e->rttvar, e->srtt / 2), e->samples, e->widen / 2);
       }
     }
+  }
+
+  // Longest first, where every probe can be in flight at once (the run's and the address's
+  // caps leave room for all): a silent port holds the run for every attempt, so the targets
+  // expected to be silent (Target::silence_expected) start right after the first kTrustLead
+  // answered ones of their address (enough for adaptive timing to trust an estimate before they
+  // are judged), and their waits overlap the other probes' connects instead of following them.
+  // Where slots are short, silent ports started first would hold them while the connects that
+  // need the CPU wait: there the rotation's spread mixes the two better (measured: 10k probes at
+  // --concurrency 256 took 2-16% longer silent-first). Each group keeps its rotated order.
+  void expected_silence_early(std::vector<std::uint32_t>& pending) const {
+    std::vector<std::uint32_t> answered, quiet;
+    // UDP stays where it is: its attempts wait for the target's ICMP error tokens, whose order the
+    // limiters decide (and a shared limiter is found on the first port unreachables).
+    const auto moves = [this](std::uint32_t i) {
+      return targets_[i].silence_expected && targets_[i].protocol != Protocol::udp;
+    };
+    for (auto i : pending) (moves(i) ? quiet : answered).push_back(i);
+    if (quiet.empty() || answered.empty()) return;
+    const auto lead = static_cast<std::ptrdiff_t>(std::min<std::size_t>(kTrustLead, answered.size()));
+    pending.clear();
+    pending.insert(pending.end(), answered.begin(), answered.begin() + lead);
+    pending.insert(pending.end(), quiet.begin(), quiet.end());
+    pending.insert(pending.end(), answered.begin() + lead, answered.end());
   }
 
   // Stores what the run learnt of each address for the next run (Settings::rtt_memory).
@@ -247,6 +275,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   };
 
   static constexpr std::uint32_t kLaunchTurn = 256;
+  // Answered probes an address gets before its expected-silent ones: enough to trust an estimate.
+  static constexpr std::uint32_t kTrustLead = detail::RttEstimator::Params{}.trust_after;
   static inline const payloads::Choice kRegistryChoice{};  // empty: udp_attempt asks the registry
 
   // Linux's per-destination ICMP error bucket holds six tokens (XRLIM_BURST_FACTOR).

@@ -112,6 +112,8 @@ boost::asio::awaitable<Pass> run_checks(const plan::Plan& plan, std::vector<std:
       target.echo_count = c.echo_count;
       target.icmp_ratelimit = std::chrono::milliseconds(c.icmp_ratelimit_ms);
       target.confirm_silence = c.expect != Expect::blocked;  // closed or silent: both meet it
+      target.silence_expected =
+          c.expect == Expect::filtered || c.expect == Expect::blocked || c.expect == Expect::unreachable;
       if (source != nullptr) target.source = &source->source;
       target_of.push_back(pass.results.size() - 1);
     }

@@ -68,6 +68,34 @@ TEST(Engine, OpenAndClosedOnLoopbackInTargetOrder) {
   EXPECT_GE(stats.concurrency, 1U);
 }
 
+// Longest first. A closed loopback port's RST is processed inside connect(), so the probes end in
+// the order they started. Where the caps leave room for every probe at once, a target expected to
+// be silent moves up behind the first three others of its address (what adaptive timing needs to
+// trust an estimate); each group keeps its order. Where slots are short, nothing moves.
+TEST(Engine, TargetsExpectedToBeSilentStartRightAfterTheFirstAnsweredOnes) {
+  Loopback lo;
+  const auto addr = asio::ip::make_address("127.0.0.1");
+  std::vector<Target> targets(7, Target{addr, lo.closed_port});
+  for (const auto i : {1, 4, 6}) targets[static_cast<std::size_t>(i)].silence_expected = true;
+  Settings s;
+  s.max_rate = 0;
+  s.concurrency = 7;
+  s.per_host_concurrency = 7;
+  std::vector<std::size_t> order;
+  const auto sink = [&](std::size_t i, Observation&&) { order.push_back(i); };
+  run(lo.io, probe_all(targets, s, sink));
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 2, 3, 1, 4, 6, 5}));
+  s.per_host_concurrency = 6;  // one slot short for this address: the rotated order (rotation 0: as given)
+  order.clear();
+  run(lo.io, probe_all(targets, s, sink));
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6}));
+  s.per_host_concurrency = 7;
+  s.concurrency = 6;  // one slot short for the run
+  order.clear();
+  run(lo.io, probe_all(targets, s, sink));
+  EXPECT_EQ(order, (std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6}));
+}
+
 TEST(Engine, Ipv6Loopback) {
   asio::io_context io;
   boost::system::error_code ec;

@@ -7,7 +7,7 @@
 // With adaptive timing, each address's answers during the run set how long a
 // silent attempt to it is waited for, within the configured timeout.
 // Targets are taken round-robin across addresses, never one host's ports in a
-// burst. No thread per probe: everything runs on the caller's io_context.
+// burst; those expected to be silent start early, since they hold the run longest. No thread per probe: everything runs on the caller's io_context.
 //
 // Cancellation: probe_all honours the awaiting coroutine's cancellation slot.
 // On terminal cancellation no probe starts any more, in-flight probes are
@@ -104,6 +104,11 @@ struct Target {
   // udp: whether silence must be confirmed (told from a closed port behind a spent ICMP limiter).
   // False where closed and open|filtered mean the same to the check (expect: blocked).
   bool confirm_silence = true;
+  // A hint: the check expects no answer (filtered, blocked, unreachable). A silent probe holds the
+  // run for all its attempts, so where every probe fits under the caps such TCP and ICMP targets
+  // start early, after the few answered probes of their address that adaptive timing needs to
+  // trust an estimate. Order only; never what is probed.
+  bool silence_expected = false;
   const Source* source = nullptr;  // where probes leave from (must outlive the run); null = the kernel's choice
 };
 

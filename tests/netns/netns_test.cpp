@@ -683,9 +683,10 @@ TEST_F(Netns, OnlySilenceIsRetriedAndEachAttemptIsOneSyn) {
 
 // Adaptive timing: a host that answers some ports fast gets its silent ports given up after what its
 // round trips justify (the 100 ms floor on a veth), not after the full timeout; every answer is still
-// read right, and a lost SYN is still retried and read right.
+// read right, and a lost SYN is still retried and read right. Loss seen on one address gives the
+// silent ports of every address a retry more, the other address's too.
 TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
-  auto& b = single_target();
+  auto& b = bed({{"target", {kTarget, "198.18.1.2", kTarget6}}});
   b.load_nft("target", R"(table inet pdtest {
   counter lossy_syn { }
   chain input {
@@ -696,8 +697,9 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
   }
 })");
   b.listen("target", kPdListen, {tb::endpoint(kTarget, 21501), tb::endpoint(kTarget, 21510)});
-  // 45 ports: one open, three closed, one open behind a rule that drops every other SYN (the first
-  // attempt is lost, its retry answered), forty silent.
+  // 45 ports on one address: one open, three closed, one open behind a rule that drops every other
+  // SYN (the first attempt is lost, its retry answered), forty silent; 13 on another: three closed,
+  // ten silent, none lost.
   const std::string hosts = R"(hosts:
   - name: target
     address: 198.18.1.1
@@ -706,6 +708,11 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
       - {protocol: tcp, port: "21502-21504", expect: closed}
       - {protocol: tcp, port: 21510, expect: open}
       - {protocol: tcp, port: "21520-21559", expect: filtered}
+  - name: other
+    address: 198.18.1.2
+    checks:
+      - {protocol: tcp, port: "21502-21504", expect: closed}
+      - {protocol: tcp, port: "21520-21529", expect: filtered}
 )";
   const std::vector<std::string> wide{"--timeout", "2000", "--retries", "1", "--per-host", "100",
                                       "--concurrency", "1000", "--max-rate", "0"};
@@ -717,19 +724,22 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
   const auto topo = topology("adaptive", "defaults: {timing: adaptive}\n" + hosts);
   auto expect_all_right = [&](const CheckRun& r, int silent_attempts) {
     EXPECT_EQ(r.exit_code, 0) << describe(r);
-    EXPECT_EQ(r.doc["summary"]["ok"], 45) << describe(r);
+    EXPECT_EQ(r.doc["summary"]["ok"], 58) << describe(r);
     expect_rows(r, {{"target", 21501, "open", "syn-ack", "ok"},
                     {"target", 21502, "closed", "conn-refused", "ok"},
                     {"target", 21504, "closed", "conn-refused", "ok"},
                     {"target", 21510, "open", "syn-ack", "ok"},
                     {"target", 21520, "filtered", "no-response", "ok"},
-                    {"target", 21559, "filtered", "no-response", "ok"}});
+                    {"target", 21559, "filtered", "no-response", "ok"},
+                    {"other", 21502, "closed", "conn-refused", "ok"},
+                    {"other", 21529, "filtered", "no-response", "ok"}});
     EXPECT_EQ(get(row(r.doc, "target", 21559), "attempts"), silent_attempts);
+    EXPECT_EQ(get(row(r.doc, "other", 21529), "attempts"), silent_attempts);
   };
 
   auto adaptive = check(topo, wide);  // timing from the topology
   SCOPED_TRACE("adaptive");
-  // The answered retry of 21510 showed loss on this address: its silent ports get one retry more.
+  // The answered retry of 21510 showed loss: the silent ports of both addresses get one retry more.
   expect_all_right(adaptive, 3);
   // Given up after ~100 ms, long before the kernel's own SYN retransmission (1 s): a second attempt.
   EXPECT_EQ(get(row(adaptive.doc, "target", 21510), "attempts"), 2) << "the lost SYN was retried";
@@ -742,7 +752,7 @@ TEST_F(Netns, AdaptiveTimingEndsAMostlySilentRunWellUnderTheFixedFloor) {
   auto fixed = check(topo, with({"--timing", "fixed"}));  // the flag overrides the topology
   SCOPED_TRACE("fixed");
   expect_all_right(fixed, 2);
-  std::cout << "45 ports, 40 silent, T 2000 ms, R 1: adaptive " << adaptive.doc.value("duration_ms", 0.0)
+  std::cout << "58 ports, 50 silent, T 2000 ms, R 1: adaptive " << adaptive.doc.value("duration_ms", 0.0)
             << " ms, fixed " << fixed.doc.value("duration_ms", 0.0) << " ms\n";
   EXPECT_GE(fixed.doc.value("duration_ms", 0.0), 4000.0) << "the fixed floor: (R+1) x T for silent ports";
   // Fixed: the first attempt waits 2 s, so the kernel's retransmitted SYN (at 1 s) gets through.

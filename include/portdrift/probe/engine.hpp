@@ -7,7 +7,9 @@
 // With adaptive timing, each address's answers during the run set how long a
 // silent attempt to it is waited for, within the configured timeout.
 // Targets are taken round-robin across addresses, never one host's ports in a
-// burst; those expected to be silent start early, since they hold the run longest. No thread per probe: everything runs on the caller's io_context.
+// burst; where every probe fits under the caps, those expected to be silent
+// start early, since they hold the run longest. No thread per probe:
+// everything runs on the caller's io_context.
 //
 // Cancellation: probe_all honours the awaiting coroutine's cancellation slot.
 // On terminal cancellation no probe starts any more, in-flight probes are

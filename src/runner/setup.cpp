@@ -1,5 +1,6 @@
 #include "portdrift/runner/setup.hpp"
 
+#include <future>
 #include <unordered_set>
 
 #include "portdrift/catalog/catalog.hpp"
@@ -23,8 +24,12 @@ Options engine_options(const config::ProbeDefaults& d, const EngineOverrides& e)
 SetupResult load_setup(const std::filesystem::path& topology, const std::filesystem::path& catalog_dir,
                        const EngineOverrides& overrides, const Selection& selection) {
   SetupResult r;
-  auto cat = catalog::load_catalog(catalog_dir);
+  // The two files share nothing until the plan, and yaml-cpp reads about 4-5 MB/s here: the catalog
+  // (128 KB) is read on a second thread while this one reads the topology (a 10k-check topology is
+  // about as large), which takes ~25 ms off every start. The thread ends before this returns.
+  auto catalog_read = std::async(std::launch::async, [&catalog_dir] { return catalog::load_catalog(catalog_dir); });
   auto topo = config::load_topology(topology.string());
+  auto cat = catalog_read.get();
   r.diagnostics = std::move(cat.diagnostics);
   r.diagnostics.insert(r.diagnostics.end(), topo.diagnostics.begin(), topo.diagnostics.end());
   auto& t = topo.topology;

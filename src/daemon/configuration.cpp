@@ -43,6 +43,7 @@ LoadOutcome load_config(const Options& options, const std::shared_ptr<const Conf
   // otherwise, what a batch cannot confirm in kDaemonTimeBudget is icmp-ratelimited, not recorded,
   // and tried again on the next interval (Tracking::on_result), from other ports first.
   if (!options.engine.time_budget_s) c->setup.engine.probe.time_budget = kDaemonTimeBudget;
+  if (!options.engine.timing && !c->setup.topology.defaults.probe.timing) c->setup.engine.probe.timing = kDaemonTiming;
   const auto& schedule = c->setup.topology.defaults.schedule;
   c->thresholds = Thresholds{schedule.confirm, schedule.clear};
   c->units = units_of(c->setup.plan, c->unit_of);

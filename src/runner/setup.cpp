@@ -15,7 +15,7 @@ Options engine_options(const config::ProbeDefaults& d, const EngineOverrides& e)
   o.probe.concurrency = e.concurrency.value_or(d.concurrency);
   o.probe.per_host_concurrency = e.per_host.value_or(d.per_host_concurrency);
   o.probe.max_rate = e.max_rate.value_or(d.max_rate);
-  o.probe.timing = e.timing.value_or(d.timing);
+  o.probe.timing = e.timing.value_or(d.timing.value_or(kCheckTiming));
   o.probe.time_budget = std::chrono::seconds(e.time_budget_s.value_or(0));
   if (e.source) o.source = *e.source;
   return o;

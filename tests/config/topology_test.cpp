@@ -114,7 +114,7 @@ TEST(Topology, TimingIsFixedUnlessSaidAdaptive) {
   const std::string hosts = "hosts:\n  - name: a\n    address: 198.18.0.1\n    roles: [agent]\n";
   auto unset = parse(hosts);
   EXPECT_TRUE(unset.diagnostics.empty());
-  EXPECT_EQ(unset.topology.defaults.probe.timing, Timing::fixed);
+  EXPECT_FALSE(unset.topology.defaults.probe.timing.has_value()) << "the mode's own default";
   auto adaptive = parse("defaults:\n  timing: adaptive\n" + hosts);
   EXPECT_TRUE(adaptive.diagnostics.empty()) << texts(adaptive.diagnostics).front();
   EXPECT_EQ(adaptive.topology.defaults.probe.timing, Timing::adaptive);

@@ -37,7 +37,9 @@ struct ProbeDefaults {
   std::uint32_t max_rate = 500;          // probe attempts per second; 0 = no cap
   std::uint32_t icmp_ratelimit_ms = 1000;  // udp: targets' assumed ICMP error interval; 0 = no pacing
   std::uint32_t echoes = 3;              // icmp: echo requests per check
-  Timing timing = Timing::fixed;         // how long silence is waited for (timeout_ms is the most)
+  // How long silence is waited for (timeout_ms is the most). Unset: the mode's own default,
+  // adaptive for --check, fixed for the daemon (runner::kCheckTiming, daemon::kDaemonTiming).
+  std::optional<Timing> timing;
 };
 
 // The daemon's schedule and soft/hard state thresholds (ignored by --check).

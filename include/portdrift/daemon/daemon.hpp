@@ -33,6 +33,9 @@ inline constexpr std::string_view kDefaultMetricsListen = "127.0.0.1:9617";
 inline constexpr std::string_view kStateFileName = "state.json";
 // How long a batch's silent UDP ports may wait for ICMP rate limiters unless --time-budget says.
 inline constexpr std::chrono::milliseconds kDaemonTimeBudget{10'000};
+// The daemon's timing when neither --timing nor the topology's `defaults.timing` says: fixed. A
+// batch on an interval gains nothing from ending sooner, and what pages is a drift that is not one.
+inline constexpr Timing kDaemonTiming = Timing::fixed;
 // timing: adaptive: how long an address's round-trip estimate is kept for later batches unprobed.
 inline constexpr std::chrono::minutes kRttMemoryKeep{60};
 

@@ -20,11 +20,16 @@
 
 namespace portdrift::runner {
 
+// --check's timing when neither --timing nor the topology's `defaults.timing` says: adaptive, since
+// it met every accuracy gate of the bench (docs/performance.md). The daemon keeps fixed
+// (daemon::kDaemonTiming).
+inline constexpr Timing kCheckTiming = Timing::adaptive;
+
 // Command-line values that override the topology's defaults.
 struct EngineOverrides {
   std::optional<std::uint32_t> timeout_ms, retries, concurrency, per_host, max_rate;
   std::optional<std::string> source;  // --source: where every probe leaves from
-  std::optional<Timing> timing;       // --timing
+  std::optional<Timing> timing;       // --timing; unset: the topology's, else kCheckTiming (the daemon: fixed)
   // --time-budget: seconds UDP confirmations may wait for ICMP rate limiters; 0 = no limit.
   // Unset: no limit for --check, kDaemonTimeBudget for the daemon.
   std::optional<std::uint32_t> time_budget_s;
